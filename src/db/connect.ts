@@ -1,0 +1,160 @@
+/**
+ * Which database to use (SPEC §2) and opening it: one connection per run, set up in one round trip,
+ * with connection failures turned into one clear line and exit 3.
+ */
+import postgres from 'postgres';
+import { ConnectionError, StrataError } from '../errors.js';
+import {
+  connectionFromLibpqEnv, formatDatabaseUrl, parseDatabaseUrl, redactParts,
+  type ConnectionParts, type LibpqEnv,
+} from './url.js';
+
+/** The `postgres` driver's tagged-template function (one connection). */
+export type Sql = postgres.Sql<Record<string, never>>;
+
+/** Where the connection settings came from. */
+export type ConnectionSource = 'flag' | 'DATABASE_URL' | 'libpq' | 'embedded';
+
+/** A resolved connection target: a server we were given, or the embedded default. */
+export type ConnectionTarget =
+  | { kind: 'server'; parts: ConnectionParts; source: Exclude<ConnectionSource, 'embedded'> }
+  | { kind: 'embedded' };
+
+/** Environment variables `resolveConnection` reads (cli passes `process.env`). */
+export interface ConnectionEnv extends LibpqEnv {
+  DATABASE_URL?: string | undefined;
+}
+
+/** Inputs of `resolveConnection`. */
+export interface ConnectionChoice {
+  /** `--database-url`. */
+  databaseUrl?: string | undefined;
+  /** `--embedded`. */
+  embedded?: boolean | undefined;
+  /** Whether stdin/stdout are a terminal: the embedded default applies only there. */
+  interactive: boolean;
+}
+
+/**
+ * SPEC §2 order: `--database-url`, `DATABASE_URL`, libpq variables (when `PGHOST` or `PGDATABASE`
+ * is set), then the embedded database on a terminal or with `--embedded`; otherwise exit 3, never a
+ * silent run against a throwaway database.
+ */
+export function resolveConnection(choice: ConnectionChoice, env: ConnectionEnv): ConnectionTarget {
+  if (choice.databaseUrl) return { kind: 'server', parts: parseDatabaseUrl(choice.databaseUrl), source: 'flag' };
+  if (env.DATABASE_URL) return { kind: 'server', parts: parseDatabaseUrl(env.DATABASE_URL), source: 'DATABASE_URL' };
+  if (env.PGHOST || env.PGDATABASE) return { kind: 'server', parts: connectionFromLibpqEnv(env), source: 'libpq' };
+  if (choice.embedded || choice.interactive) return { kind: 'embedded' };
+  throw new ConnectionError('no database given: pass --database-url, set DATABASE_URL, or --embedded', {
+    hint: 'without a terminal strata never falls back to a local database on its own',
+  });
+}
+
+/** Session settings applied at connect time. */
+export interface OpenOptions {
+  /** `--connect-timeout` in seconds (default 10). */
+  connectTimeoutSeconds?: number;
+  /** Shown in `pg_stat_activity` and in lock-timeout messages of other runners. */
+  applicationName?: string;
+  /** search_path for the session (the target schema first). */
+  searchPath?: string;
+  /** Receives server NOTICE/WARNING messages (never stdout). */
+  onNotice?: (message: string) => void;
+  /** Loads array types at connect time (one extra round trip; off for `status`). */
+  fetchTypes?: boolean;
+}
+
+/** Facts about the server, read in the connect round trip. */
+export interface ServerInfo {
+  version: string;
+  versionNum: number;
+  user: string;
+  database: string;
+  pid: number;
+}
+
+/** An open connection: the driver handle plus what we know about it. */
+export interface Database {
+  sql: Sql;
+  parts: ConnectionParts;
+  /** `postgres://user:***@host:port/db`. */
+  redactedUrl: string;
+  server: ServerInfo;
+  close(): Promise<void>;
+}
+
+/** How long a vanished client may keep a statement running (PostgreSQL 14+; issue "killed runners"). */
+const CLIENT_CHECK_INTERVAL_MS = 1000;
+
+/** Opens one connection and runs the session setup; connection failures become `ConnectionError`. */
+export async function openDatabase(parts: ConnectionParts, options: OpenOptions = {}): Promise<Database> {
+  const timeout = options.connectTimeoutSeconds ?? 10;
+  const connection: Record<string, string> = { application_name: options.applicationName ?? 'strata' };
+  if (options.searchPath) connection.search_path = options.searchPath;
+  const sql = postgres(formatDatabaseUrl(parts), {
+    max: 1,
+    connect_timeout: timeout,
+    idle_timeout: 0,
+    max_lifetime: null,
+    fetch_types: options.fetchTypes ?? false,
+    onnotice: (notice) => options.onNotice?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
+    connection,
+  }) as unknown as Sql;
+  try {
+    const [row] = await sql<{ version: string; version_num: number; user: string; database: string; pid: number }[]>`
+      SELECT current_setting('server_version') AS version,
+             current_setting('server_version_num')::int AS version_num,
+             current_user AS user, current_database() AS database, pg_backend_pid() AS pid,
+             CASE WHEN current_setting('server_version_num')::int >= 140000
+                  THEN set_config('client_connection_check_interval', ${String(CLIENT_CHECK_INTERVAL_MS)}, false) END AS check_interval`;
+    if (!row) throw new Error('session setup returned no row');
+    return {
+      sql,
+      parts,
+      redactedUrl: redactParts(parts),
+      server: { version: row.version, versionNum: row.version_num, user: row.user, database: row.database, pid: row.pid },
+      close: () => sql.end({ timeout: 5 }),
+    };
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => undefined);
+    throw toConnectionError(error, parts, timeout);
+  }
+}
+
+/** Maps driver and server errors at connect time to one line that says which failure it was. */
+export function toConnectionError(error: unknown, parts: ConnectionParts, timeoutSeconds: number): StrataError {
+  if (error instanceof StrataError) return error;
+  const err = error as { code?: string; message?: string; errno?: string };
+  const where = redactParts(parts);
+  const code = err.code ?? err.errno ?? '';
+  const detail = (message: string, hint?: string) =>
+    new ConnectionError(`cannot connect to ${where}: ${message}`, { ...(hint ? { hint } : {}), cause: error });
+  switch (code) {
+    case 'ECONNREFUSED':
+      return detail(`connection refused (is PostgreSQL running on ${parts.host}:${parts.port}?)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return detail(`unknown host "${parts.host}"`);
+    case 'CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return detail(`timed out after ${timeoutSeconds} s`, 'raise --connect-timeout, or check the host and firewall');
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return detail(`host ${parts.host} is unreachable`);
+    case '28P01':
+      return detail(`password authentication failed for user "${parts.user}"`);
+    case '28000':
+      return detail(`authentication rejected for user "${parts.user}": ${err.message ?? ''}`.trim());
+    case '3D000':
+      return detail(`database "${parts.database}" does not exist`);
+    case '57P03':
+      return detail('the server is starting up or shutting down');
+    case '53300':
+      return detail('too many connections');
+    case 'SASL_SIGNATURE_MISMATCH':
+      return detail('the server failed SCRAM authentication (wrong password or man in the middle)');
+    default:
+      if (/password|auth/i.test(err.message ?? '')) return detail(`authentication failed for user "${parts.user}"`);
+      return detail(err.message ?? String(error));
+  }
+}
