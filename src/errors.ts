@@ -23,18 +23,23 @@ export interface StrataErrorOptions {
   hint?: string;
   /** The underlying error, kept for `-v` and for programmatic callers. */
   cause?: unknown;
+  /** Extra fields for the JSON error document (e.g. what a run applied before it failed). */
+  details?: Record<string, unknown>;
 }
 
 /** Base class: a message for humans, an exit code, an optional hint. */
 export class StrataError extends Error {
   readonly exitCode: ExitCodeValue;
   readonly hint?: string;
+  /** Merged into the `--json` failure document next to `error`. */
+  details?: Record<string, unknown>;
 
   constructor(message: string, options: StrataErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.exitCode = options.exitCode ?? ExitCode.failed;
     if (options.hint !== undefined) this.hint = options.hint;
+    if (options.details !== undefined) this.details = options.details;
   }
 }
 

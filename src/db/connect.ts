@@ -80,6 +80,8 @@ export interface Database {
   /** `postgres://user:***@host:port/db`. */
   redactedUrl: string;
   server: ServerInfo;
+  /** Routes server NOTICE/WARNING messages to `handler` until replaced (undefined: back to `onNotice`). */
+  setNoticeHandler(handler: ((message: string) => void) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -91,13 +93,14 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
   const timeout = options.connectTimeoutSeconds ?? 10;
   const connection: Record<string, string> = { application_name: options.applicationName ?? 'strata' };
   if (options.searchPath) connection.search_path = options.searchPath;
+  let noticeHandler: ((message: string) => void) | undefined;
   const sql = postgres(formatDatabaseUrl(parts), {
     max: 1,
     connect_timeout: timeout,
     idle_timeout: 0,
     max_lifetime: null,
     fetch_types: options.fetchTypes ?? false,
-    onnotice: (notice) => options.onNotice?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
+    onnotice: (notice) => (noticeHandler ?? options.onNotice)?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
     connection,
   }) as unknown as Sql;
   try {
@@ -113,6 +116,7 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
       parts,
       redactedUrl: redactParts(parts),
       server: { version: row.version, versionNum: row.version_num, user: row.user, database: row.database, pid: row.pid },
+      setNoticeHandler: (handler) => { noticeHandler = handler; },
       close: () => sql.end({ timeout: 5 }),
     };
   } catch (error) {

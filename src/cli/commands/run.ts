@@ -1,0 +1,43 @@
+/** `migrate up [TARGET]`, `migrate down [TARGET]`, `migrate PHASE [--rollback]` (SPEC §5, §7). */
+import { runMigrations, type RunResult } from '../../core/runner.js';
+import type { Direction } from '../../core/types.js';
+import { moduleOptions } from '../options.js';
+import { renderRun } from '../render.js';
+import { askYesNo } from '../prompt.js';
+import { connectionTarget, migrationsSource, withDatabase, type CommandContext } from '../session.js';
+
+/** Runs up or down to TARGET and renders the result. */
+export async function run(ctx: CommandContext, direction: Direction, target: string | undefined): Promise<number> {
+  const { settings, out } = ctx;
+  const connection = connectionTarget(ctx);
+  const source = await migrationsSource(ctx, connection);
+  const result: RunResult = await withDatabase(ctx, connection, async (db) => {
+    let spinner: Awaited<ReturnType<typeof out.spinner>> | undefined;
+    return runMigrations(db, source.migrations, {
+      direction,
+      target,
+      dryRun: settings.dryRun,
+      allowChanged: settings.allowChanged,
+      yes: settings.yes,
+      noBackup: !settings.backup,
+      interactive: ctx.interactive,
+      lockTimeoutMs: settings.lockTimeout,
+      ddlLockTimeoutMs: settings.ddlLockTimeout,
+      retries: settings.retries,
+      statementTimeoutMs: settings.statementTimeout,
+      schema: settings.schema,
+      historyTable: settings.historyTable,
+      options: moduleOptions(settings),
+    }, {
+      log: out.logger,
+      confirm: (question) => askYesNo(question),
+      onStepStart: async (name, dir) => {
+        spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
+      },
+      onStepEnd: () => spinner?.stop(),
+    });
+  });
+  if (out.json) out.document(result);
+  renderRun(out, result);
+  return 0;
+}

@@ -1,0 +1,22 @@
+/** `migrate status` (SPEC §5). */
+import { readStatus } from '../../core/status.js';
+import { renderStatus } from '../render.js';
+import { connectionTarget, migrationsSource, withDatabase, type CommandContext } from '../session.js';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const target = connectionTarget(ctx);
+  const source = await migrationsSource(ctx, target);
+  const { settings, out } = ctx;
+  return withDatabase(ctx, target, async (db) => {
+    const entries = await readStatus(db.sql, source.migrations, { schema: settings.schema, table: settings.historyTable });
+    if (out.json) {
+      out.document({
+        database: db.redactedUrl,
+        migrations: entries.map((e) => ({ name: e.name, phase: e.phase, state: e.state, appliedAt: e.appliedAt, checksum: e.checksum })),
+      });
+    } else {
+      renderStatus(out, db.redactedUrl, source.bundled ? `${source.dir} (bundled)` : source.dir, entries);
+    }
+    return 0;
+  });
+}

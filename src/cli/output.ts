@@ -1,0 +1,139 @@
+/**
+ * Where output goes (SPEC §5 "Streams"): results on stdout, progress/warnings/notices on stderr,
+ * exactly one JSON document on stdout with --json; colour and spinners only on a terminal.
+ * Every line passes through secret scrubbing: a password can reach no output (SPEC §2).
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import { scrubSecrets } from '../db/url.js';
+import type { Logger } from '../core/types.js';
+
+/** How the output behaves, from the global options. */
+export interface OutputOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  /** --no-color / NO_COLOR turn it off; otherwise on only for a TTY. */
+  color: boolean;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+}
+
+/** A spinner or its plain-text stand-in. */
+export interface Progress {
+  update(text: string): void;
+  succeed(text: string): void;
+  fail(text: string): void;
+  stop(): void;
+}
+
+/** The one object through which the CLI writes anything. */
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  readonly paint: ChalkInstance;
+  private readonly stdout: NodeJS.WriteStream;
+  private readonly stderr: NodeJS.WriteStream;
+  private readonly secrets = new Set<string>();
+  private activeSpinner: { stop(): void; clear(): void; render(): void } | undefined;
+
+  constructor(options: OutputOptions) {
+    this.json = options.json;
+    this.quiet = options.quiet;
+    this.verbose = options.verbose;
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    const colour = options.color && !options.json && Boolean(this.stdout.isTTY);
+    this.paint = new Chalk({ level: colour ? 1 : 0 });
+  }
+
+  /** Registers a secret (a password) that must never be printed. */
+  addSecret(secret: string | undefined): void {
+    if (secret) this.secrets.add(secret);
+  }
+
+  /** Removes registered secrets from text. */
+  scrub(text: string): string {
+    return this.secrets.size === 0 ? text : scrubSecrets(text, this.secrets);
+  }
+
+  /** A result line on stdout (human mode only: JSON mode prints one document instead). */
+  result(text: string): void {
+    if (this.json) return;
+    this.write(this.stdout, text);
+  }
+
+  /** The JSON document of the command, on stdout. */
+  document(value: unknown): void {
+    this.stdout.write(`${this.scrub(JSON.stringify(value, jsonReplacer, 2))}\n`);
+  }
+
+  /** A progress line on stderr; -q silences it. */
+  progress(text: string): void {
+    if (this.quiet) return;
+    this.write(this.stderr, text);
+  }
+
+  /** A warning on stderr (not silenced by -q: warnings are results of a kind). */
+  warn(text: string): void {
+    this.write(this.stderr, this.paint.yellow(`warning: ${text}`));
+  }
+
+  /** Verbose detail on stderr. */
+  debug(text: string): void {
+    if (this.verbose) this.write(this.stderr, this.paint.dim(text));
+  }
+
+  /** Error lines on stderr. */
+  errorLines(lines: string[]): void {
+    for (const line of lines) this.write(this.stderr, line);
+  }
+
+  /** The logger core code receives. */
+  get logger(): Logger {
+    return { info: (m) => this.progress(m), warn: (m) => this.warn(m), debug: (m) => this.debug(m) };
+  }
+
+  /** True when a spinner would be shown: stderr is a terminal, not --json, not -q. */
+  get canAnimate(): boolean {
+    return Boolean(this.stderr.isTTY) && !this.json && !this.quiet;
+  }
+
+  /** An ora spinner on a terminal, otherwise plain progress lines. */
+  async spinner(text: string): Promise<Progress> {
+    if (!this.canAnimate) {
+      return {
+        update: () => {},
+        succeed: (t) => this.progress(t),
+        fail: (t) => this.progress(t),
+        stop: () => {},
+      };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ text, stream: this.stderr }).start();
+    this.activeSpinner = spinner;
+    const done = () => { this.activeSpinner = undefined; };
+    return {
+      update: (t) => { spinner.text = this.scrub(t); },
+      succeed: (t) => { spinner.succeed(this.scrub(t)); done(); },
+      fail: (t) => { spinner.fail(this.scrub(t)); done(); },
+      stop: () => { spinner.stop(); done(); },
+    };
+  }
+
+  private write(stream: NodeJS.WriteStream, text: string): void {
+    // A log line in the middle of a spinner: clear it, print, redraw.
+    this.activeSpinner?.clear();
+    stream.write(`${this.scrub(text)}\n`);
+    this.activeSpinner?.render();
+  }
+}
+
+/** JSON.stringify replacer: Dates as ISO strings in UTC, bigints as strings, Buffers as hex. */
+function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? null : raw.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  if (raw instanceof Uint8Array) return `\\x${Buffer.from(raw).toString('hex')}`;
+  return value;
+}

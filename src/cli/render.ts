@@ -1,0 +1,99 @@
+/**
+ * Human renderings of what core returns (the JSON is the same objects, serialised).
+ */
+import type { StepReport } from '../core/execute.js';
+import type { StatusEntry } from '../core/plan.js';
+import type { RunResult } from '../core/runner.js';
+import type { VerifyResult } from '../core/verify.js';
+import type { Output } from './output.js';
+
+/** Pads cells into aligned columns (no box drawing: readable in logs and over ssh). */
+export function table(rows: string[][], header: string[], style: (cell: string, row: number, column: number) => string = (c) => c): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[], row: number) =>
+    cells.map((c, i) => style(i === cells.length - 1 ? c : c.padEnd(widths[i]!), row, i)).join('  ').trimEnd();
+  return [line(header, -1), ...rows.map((r, i) => line(r, i))];
+}
+
+/** `2026-11-23 12:00:00Z`, or `-`. */
+export function shortTime(date: Date | null | undefined): string {
+  return date ? date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '-';
+}
+
+/** First line of a statement, shortened for one-line display. */
+export function statementHead(sql: string, width = 72): string {
+  const first = sql.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('--')) ?? sql.trim();
+  return first.length > width ? `${first.slice(0, width - 1)}…` : first;
+}
+
+function stateColour(out: Output, state: StatusEntry['state'], cell: string): string {
+  const p = out.paint;
+  switch (state) {
+    case 'applied': return p.green(cell);
+    case 'pending': return p.cyan(cell);
+    case 'failed': return p.red(cell);
+    default: return p.yellow(cell);
+  }
+}
+
+/** The `status` table. */
+export function renderStatus(out: Output, database: string, dir: string, entries: StatusEntry[]): void {
+  out.result(`database:   ${database}`);
+  out.result(`migrations: ${dir}`);
+  out.result('');
+  const rows = entries.map((e) => [e.phase, e.name, e.state, shortTime(e.appliedAt)]);
+  const lines = table(rows, ['PHASE', 'NAME', 'STATE', 'APPLIED AT'], (cell, row, column) =>
+    row === -1 ? out.paint.bold(cell) : column === 2 ? stateColour(out, entries[row]!.state, cell) : cell);
+  for (const line of lines) out.result(line);
+  const counts = new Map<string, number>();
+  for (const e of entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
+  out.result('');
+  out.result([...counts].map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations');
+}
+
+function renderStep(out: Output, report: StepReport, dryRun: boolean): void {
+  const verb = report.direction === 'up' ? 'applied' : 'reverted';
+  const retries = report.retries > 0 ? ` after ${report.retries} ${report.retries === 1 ? 'retry' : 'retries'}` : '';
+  out.result(`${out.paint.green('✓')} ${report.name} ${dryRun ? `would be ${verb}` : verb} (${report.durationMs} ms${retries})`);
+  for (const s of report.statements) {
+    const showAll = dryRun || out.verbose;
+    if (!showAll && s.rowCount === null && !s.skipped) continue;
+    const tail = s.skipped ? out.paint.yellow(s.skipped) : s.rowCount === null ? '' : `${s.rowCount.toLocaleString('en-US')} rows`;
+    out.result(`    ${s.line ? out.paint.dim(`${String(s.line).padStart(4)}  `) : ''}${statementHead(s.sql)}${tail ? `  → ${tail}` : ''}`);
+  }
+  for (const notice of report.notices) out.result(`    ${out.paint.dim(notice)}`);
+  for (const dir of report.backups) out.result(`    backup: ${dir}`);
+}
+
+/** The result of up / down / PHASE / --rollback. */
+export function renderRun(out: Output, result: RunResult): void {
+  if (result.steps.length === 0) {
+    out.result(result.direction === 'up' ? 'nothing to apply: the database is up to date' : 'nothing to revert');
+  }
+  for (const step of result.steps) renderStep(out, step, result.dryRun);
+  if (result.backups.length > 0) out.result(`backups written: ${result.backups.join(', ')}`);
+  if (result.dryRun) {
+    const line = 'dry run: nothing was changed';
+    // SPEC §7: the last line of human output; with --json it goes to stderr.
+    if (out.json) out.progress(line);
+    else out.result(line);
+  } else if (result.steps.length > 0) {
+    const names = result.direction === 'up' ? result.applied : result.reverted;
+    out.result(`${result.direction === 'up' ? 'applied' : 'reverted'} ${names.length} migration${names.length === 1 ? '' : 's'}`);
+  }
+}
+
+/** The `verify` report. */
+export function renderVerify(out: Output, result: VerifyResult): void {
+  for (const check of result.checks) {
+    const mark = check.ok ? out.paint.green('✓') : out.paint.red('✗');
+    const extra = check.error ? ` — ${check.error}` : check.ok ? '' : ` — ${check.violations} violation${check.violations === 1 ? '' : 's'}`;
+    out.result(`${mark} ${check.migration}: ${check.check}${extra}`);
+    if (!check.ok && check.sample.length > 0) {
+      for (const row of check.sample) out.result(`      ${JSON.stringify(row)}`);
+      if (check.violations > check.sample.length) out.result(`      … and ${check.violations - check.sample.length} more`);
+    }
+  }
+  const failed = result.checks.filter((c) => !c.ok).length;
+  out.result(result.ok ? `all ${result.checks.length} checks passed` : `${failed} of ${result.checks.length} checks failed`);
+}

@@ -1,0 +1,96 @@
+/**
+ * What every database command needs before it calls core: which database (SPEC §2), which
+ * migrations directory (SPEC §3), and an open connection with its notices routed to stderr.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase, resolveConnection, type ConnectionTarget, type Database } from '../db/connect.js';
+import type { ConnectionParts } from '../db/url.js';
+import { UsageError } from '../errors.js';
+import { resolveMigrations, type ResolvedMigration } from '../core/resolver.js';
+import type { GlobalSettings } from './options.js';
+import type { Output } from './output.js';
+
+/** Everything a command handler receives. */
+export interface CommandContext {
+  settings: GlobalSettings;
+  out: Output;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** A human is at the terminal (stdin and stderr are TTYs): the embedded default and prompts apply. */
+  interactive: boolean;
+}
+
+/** The package's own migrations/ (the bundled coaching schema). */
+export const BUNDLED_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+
+/** SPEC §2 resolution, without connecting. */
+export function connectionTarget(ctx: CommandContext): ConnectionTarget {
+  return resolveConnection({ databaseUrl: ctx.settings.databaseUrl, embedded: ctx.settings.embedded, interactive: ctx.interactive }, ctx.env);
+}
+
+/** The migrations directory and whether it is the bundled set. */
+export interface MigrationsSource {
+  dir: string;
+  bundled: boolean;
+  migrations: ResolvedMigration[];
+}
+
+/**
+ * SPEC §3: --migrations DIR, else ./migrations if it exists, else the bundled set only with
+ * --bundled or on the embedded database. Never the bundled set against a real server by accident.
+ */
+export async function migrationsSource(ctx: CommandContext, target: ConnectionTarget | undefined): Promise<MigrationsSource> {
+  let dir: string;
+  let bundled = false;
+  if (ctx.settings.migrations) {
+    dir = path.resolve(ctx.cwd, ctx.settings.migrations);
+    if (!fs.existsSync(dir)) throw new UsageError(`migrations directory ${ctx.settings.migrations} does not exist`);
+  } else if (ctx.settings.bundled) {
+    dir = BUNDLED_MIGRATIONS;
+    bundled = true;
+  } else if (fs.existsSync(path.join(ctx.cwd, 'migrations'))) {
+    dir = path.join(ctx.cwd, 'migrations');
+  } else if (target?.kind === 'embedded') {
+    dir = BUNDLED_MIGRATIONS;
+    bundled = true;
+  } else {
+    throw new UsageError('no migrations directory: pass --migrations DIR, or --bundled for the coaching schema');
+  }
+  return { dir, bundled, migrations: await resolveMigrations(dir) };
+}
+
+/** Starts the embedded server if needed and says so on stderr (SPEC §2). */
+async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
+  const { projectLayout, startEmbedded } = await import('../db/embedded.js');
+  const { parseDatabaseUrl } = await import('../db/url.js');
+  const layout = projectLayout(ctx.cwd);
+  const server = await startEmbedded(layout);
+  ctx.out.progress(`using embedded PostgreSQL at ${path.relative(ctx.cwd, layout.dataDir) || layout.dataDir} (port ${server.port})${server.started ? ', started' : ''}`);
+  return parseDatabaseUrl(server.url);
+}
+
+/** Opens the run's connection; search_path starts with the target schema. */
+export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean } = {}): Promise<Database> {
+  const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
+  ctx.out.addSecret(parts.password);
+  const schema = ctx.settings.schema;
+  return openDatabase(parts, {
+    connectTimeoutSeconds: ctx.settings.connectTimeout,
+    applicationName: `strata ${process.argv.slice(2).find((a) => !a.startsWith('-')) ?? ''}`.trim().slice(0, 63),
+    searchPath: schema === 'public' ? '"public"' : `"${schema.replace(/"/g, '""')}", public`,
+    onNotice: (message) => ctx.out.progress(message),
+    ...(options.fetchTypes !== undefined ? { fetchTypes: options.fetchTypes } : {}),
+  });
+}
+
+/** Runs `fn` with an open database and closes it afterwards, whatever happens. */
+export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: { fetchTypes?: boolean } = {}): Promise<T> {
+  const db = await connect(ctx, target, options);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Before a run starts: which tables its destructive steps would destroy, whether they hold rows,
+ * and therefore whether the run needs confirmation (SPEC §6: "a destructive step that affects a
+ * table holding rows needs --yes in a non-interactive run (else exit 6, nothing touched)").
+ */
+import type { Sql } from '../db/connect.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
+import type { DestructiveAction, TableRef } from '../sql/destructive.js';
+import type { PreparedStep } from './steps.js';
+
+/** A table a destructive action touches, as found in the catalog before the run. */
+export interface AffectedTable {
+  schema: string;
+  name: string;
+  exists: boolean;
+  hasRows: boolean;
+  /** It does not exist yet, but an earlier step of this run may create and fill it. */
+  mayHoldRowsLater: boolean;
+}
+
+/** One destructive action of the run and its tables. */
+export interface DestructiveFinding {
+  step: string;
+  direction: 'up' | 'down';
+  action: DestructiveAction;
+  tables: AffectedTable[];
+}
+
+/** `schema.name` for messages. */
+export function tableLabel(table: { schema: string; name: string }): string {
+  return `${table.schema}.${table.name}`;
+}
+
+/** True when the action is 011's kind of type change: timestamp → timestamptz read as UTC (SPEC §6 exception). */
+function isLosslessTypeChange(action: DestructiveAction): boolean {
+  if (action.kind !== 'alter_column_type' || !action.columns?.length) return false;
+  return action.columns.every((c) => /^(pg_catalog\.)?(timestamptz|timestamp with time zone)$/i.test(c.newType ?? ''));
+}
+
+interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null }
+
+/** Looks tables up through the session's search_path, in one round trip. */
+async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
+  if (refs.length === 0) return [];
+  const branches = refs.map((ref, i) => {
+    const qualified = ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name);
+    return `SELECT ${i} AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${quoteLiteral(qualified)})`;
+  });
+  const found = await sql.unsafe<CatalogRow[]>(branches.join('\nUNION ALL\n'));
+  const existing = found.filter((r) => r.schema && r.name);
+  const rows = existing.length === 0 ? [] : await sql.unsafe<CatalogRow[]>(existing.map((r) =>
+    `SELECT ${r.ref} AS ref, NULL::text AS schema, NULL::text AS name, EXISTS (SELECT 1 FROM ${quoteQualified(r.schema!, r.name!)}) AS has_rows`).join('\nUNION ALL\n'));
+  const hasRows = new Map(rows.map((r) => [r.ref, r.has_rows === true]));
+  return refs.map((ref, i) => {
+    const hit = found.find((r) => r.ref === i);
+    return hit?.schema && hit.name
+      ? { schema: hit.schema, name: hit.name, exists: true, hasRows: hasRows.get(i) ?? false }
+      : { schema: ref.schema ?? schema, name: ref.name, exists: false, hasRows: false };
+  });
+}
+
+/** Tables of the schemas a DROP SCHEMA removes. */
+async function tablesOfSchemas(sql: Sql, schemas: string[]): Promise<TableRef[]> {
+  if (schemas.length === 0) return [];
+  const rows = await sql<{ schema: string; name: string }[]>`
+    SELECT n.nspname::text AS schema, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(${schemas}::text[]) ORDER BY 1, 2`;
+  return rows.map((r) => ({ schema: r.schema, name: r.name }));
+}
+
+/** The tables an action destroys, resolved in the catalog as it is now. */
+export async function resolveAffected(sql: Sql, action: DestructiveAction, schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
+  if (isLosslessTypeChange(action)) return [];
+  const refs = action.kind === 'drop_schema' ? await tablesOfSchemas(sql, action.schemas ?? []) : action.tables;
+  const seen = new Set<string>();
+  return (await lookUp(sql, refs, schema)).filter((t) => {
+    const key = `${t.schema}\0${t.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Every destructive action of the run with its tables; the first step sees the catalog as it is. */
+export async function assessDestructive(sql: Sql, steps: PreparedStep[], schema: string): Promise<DestructiveFinding[]> {
+  const findings: DestructiveFinding[] = [];
+  for (const [index, step] of steps.entries()) {
+    for (const action of step.destructive) {
+      const tables = (await resolveAffected(sql, action, schema)).map((t) => ({ ...t, mayHoldRowsLater: !t.exists && index > 0 }));
+      findings.push({ step: step.name, direction: step.direction, action, tables });
+    }
+  }
+  return findings;
+}
+
+/** Tables whose rows the run may destroy: those are what confirmation is about. */
+export function tablesAtRisk(findings: DestructiveFinding[]): AffectedTable[] {
+  return findings.flatMap((f) => f.tables.filter((t) => t.hasRows || t.mayHoldRowsLater));
+}

@@ -1,0 +1,85 @@
+/**
+ * PostgreSQL errors during a step → one line with the file and line of the failing statement
+ * (SPEC §5), like dbmate's QueryError turning `position` into a line.
+ */
+import { MigrationFailed, StrataError } from '../errors.js';
+import type { SqlStatement } from '../sql/statements.js';
+import type { PreparedStep } from './steps.js';
+
+/** The fields of porsager's PostgresError that we use. */
+interface PgErrorFields {
+  code?: string;
+  message?: string;
+  position?: string | number;
+  hint?: string;
+  detail?: string;
+  severity?: string;
+}
+
+const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03']);
+
+/** SQLSTATE 55P03: lock_timeout expired (the retryable failure of SPEC §5). */
+export function isLockTimeout(error: unknown): boolean {
+  return (error as PgErrorFields | undefined)?.code === '55P03';
+}
+
+/** The connection died (pg_terminate_backend, server restart, network). */
+export function isConnectionLost(error: unknown): boolean {
+  return CONNECTION_LOST.has((error as PgErrorFields | undefined)?.code ?? '');
+}
+
+/** Line of a 1-based character position inside a statement that starts at `stmt.startOffset` of `text`. */
+export function lineOfPosition(text: string, stmt: SqlStatement, position: number): number {
+  // PostgreSQL counts characters (code points); JS strings index UTF-16 code units.
+  let end = stmt.startOffset;
+  for (let remaining = position - 1; remaining > 0 && end < text.length; remaining--) {
+    end += (text.codePointAt(end) ?? 0) > 0xffff ? 2 : 1;
+  }
+  let line = 1;
+  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function pgMessage(error: PgErrorFields): string {
+  const code = error.code && /^[0-9A-Z]{5}$/.test(error.code) ? ` (SQLSTATE ${error.code})` : '';
+  return `${error.message ?? String(error)}${code}`;
+}
+
+function pgHint(error: PgErrorFields, fallback?: string): string | undefined {
+  return [error.detail, error.hint].filter(Boolean).join('; ') || fallback;
+}
+
+/** A statement of a SQL migration failed: `003_x/up.sql:42: relation "x" does not exist (SQLSTATE 42P01)`. */
+export function statementFailure(step: PreparedStep, stmt: SqlStatement | undefined, error: unknown, extraHint?: string): StrataError {
+  if (error instanceof StrataError) return error;
+  const pg = (error ?? {}) as PgErrorFields;
+  const source = step.source;
+  if (isConnectionLost(error)) return connectionLost(step, error);
+  let where = source ? source.displayPath : step.migration.path;
+  if (source && stmt) {
+    const position = Number(pg.position);
+    where += `:${Number.isFinite(position) && position > 0 ? lineOfPosition(source.text, stmt, position) : stmt.startLine}`;
+  }
+  const hint = pgHint(pg, extraHint);
+  return new MigrationFailed(`${where}: ${pgMessage(pg)}`, { ...(hint ? { hint } : {}), cause: error });
+}
+
+/** A module migration threw (a PostgreSQL error or its own). */
+export function moduleFailure(step: PreparedStep, error: unknown, extraHint?: string): StrataError {
+  if (error instanceof StrataError) return error;
+  if (isConnectionLost(error)) return connectionLost(step, error);
+  const pg = (error ?? {}) as PgErrorFields;
+  const file = step.migration.path.split(/[\\/]/).pop();
+  const hint = pgHint(pg, extraHint);
+  return new MigrationFailed(`${file}: ${step.direction}() failed: ${pgMessage(pg)}`, { ...(hint ? { hint } : {}), cause: error });
+}
+
+function connectionLost(step: PreparedStep, error: unknown): StrataError {
+  const outcome = step.transactional
+    ? 'PostgreSQL rolled the migration back'
+    : 'it is recorded as failed: check the database, then migrate repair';
+  return new MigrationFailed(`connection to the server was lost while running ${step.name} (${step.direction}); ${outcome}`, {
+    hint: 'run migrate status to see where things stand',
+    cause: error,
+  });
+}

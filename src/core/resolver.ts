@@ -1,0 +1,152 @@
+/**
+ * The migrations directory → the ordered list of migrations (SPEC §3): names, phases, checksums,
+ * and the text of every SQL file, all read and hashed before the first statement runs.
+ *
+ * Anything that looks like a migration but is not one exactly is an error (exit 2), never silently
+ * skipped: a typo must not make a migration disappear from a deploy.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+
+/** A SQL file of a directory migration, as read from disk. */
+export interface SqlSource {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the migrations directory, for messages (`003_x/up.sql`). */
+  displayPath: string;
+  text: string;
+}
+
+/** One migration on disk. */
+export interface ResolvedMigration {
+  /** `003_add_program_tables`: the identifier stored in history. */
+  name: string;
+  /** `003` as written; ordering is numeric. */
+  number: string;
+  /** `add_program_tables`: what `migrate PHASE` accepts. */
+  phase: string;
+  kind: 'sql' | 'module';
+  /** The directory (sql) or the module file. */
+  path: string;
+  /** SHA-256 hex of up.sql, or of the whole module, with CRLF normalised to LF (SPEC §3). */
+  checksum: string;
+  up?: SqlSource;
+  down?: SqlSource;
+  verify?: SqlSource;
+}
+
+const NAME = /^(\d{3,})_([a-z0-9_]+)$/;
+const MODULE = /^(\d{3,})_([a-z0-9_]+)\.(ts|js|mjs)$/;
+
+/** SHA-256 of text with CRLF normalised to LF. */
+export function checksumOf(text: string): string {
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+/** Splits `003_add_program_tables` into number and phase; undefined for anything else. */
+export function parseMigrationName(name: string): { number: string; phase: string } | undefined {
+  const match = NAME.exec(name);
+  return match ? { number: match[1]!, phase: match[2]! } : undefined;
+}
+
+async function readIfPresent(file: string, root: string): Promise<SqlSource | undefined> {
+  let text: string;
+  try {
+    const stat = await fs.lstat(file);
+    if (stat.isSymbolicLink()) await assertInside(file, root);
+    if ((await fs.stat(file)).isDirectory()) throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return { path: file, displayPath: path.relative(root, file), text };
+}
+
+/** Symlinks must stay inside the migrations directory (a link to /etc is not a migration). */
+async function assertInside(entry: string, root: string): Promise<void> {
+  const [real, realRoot] = await Promise.all([fs.realpath(entry), fs.realpath(root)]);
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+    throw new UsageError(`${path.relative(root, entry)} is a symbolic link pointing outside the migrations directory (${real})`);
+  }
+}
+
+function invalidName(entry: string, hint: string): UsageError {
+  return new UsageError(`invalid migration name "${entry}"`, { hint });
+}
+
+async function resolveEntry(root: string, entry: string): Promise<ResolvedMigration | undefined> {
+  if (entry.startsWith('.')) return undefined;
+  const full = path.join(root, entry);
+  const lstat = await fs.lstat(full);
+  if (lstat.isSymbolicLink()) await assertInside(full, root);
+  const isDir = lstat.isSymbolicLink() ? (await fs.stat(full)).isDirectory() : lstat.isDirectory();
+  if (isDir) {
+    const parsed = parseMigrationName(entry);
+    if (!parsed) {
+      throw invalidName(entry, 'a migration directory is named NNN_name: three or more digits, then lowercase letters, digits and _');
+    }
+    const up = await readIfPresent(path.join(full, 'up.sql'), root);
+    if (!up) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
+    const [down, verify] = await Promise.all([
+      readIfPresent(path.join(full, 'down.sql'), root),
+      readIfPresent(path.join(full, 'verify.sql'), root),
+    ]);
+    return {
+      name: entry, ...parsed, kind: 'sql', path: full, checksum: checksumOf(up.text),
+      up, ...(down ? { down } : {}), ...(verify ? { verify } : {}),
+    };
+  }
+  if (entry.endsWith('.d.ts')) return undefined;
+  const module = MODULE.exec(entry);
+  if (module) {
+    const text = await fs.readFile(full, 'utf8');
+    return { name: `${module[1]}_${module[2]}`, number: module[1]!, phase: module[2]!, kind: 'module', path: full, checksum: checksumOf(text) };
+  }
+  if (/^\d/.test(entry) || entry.endsWith('.sql')) {
+    throw invalidName(entry, entry.endsWith('.sql')
+      ? `strata migrations are directories: move it to ${entry.replace(/\.sql$/, '')}/up.sql`
+      : 'a migration is a directory NNN_name/ or a module NNN_name.ts|.js (lowercase letters, digits and _)');
+  }
+  return undefined; // README.md and other non-migration files
+}
+
+/** Reads a migrations directory: every migration, ordered by number; duplicates are an error (exit 2). */
+export async function resolveMigrations(dir: string): Promise<ResolvedMigration[]> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UsageError(`migrations directory ${dir} does not exist`);
+    throw error;
+  }
+  const resolved = (await Promise.all(entries.map((entry) => resolveEntry(dir, entry))))
+    .filter((m): m is ResolvedMigration => m !== undefined);
+  resolved.sort(compareMigrations);
+  assertUnique(resolved, dir);
+  return resolved;
+}
+
+/** Numeric order of the number, then the name (so `010` follows `009` and `1000` follows `999`). */
+export function compareMigrations(a: { number: string; name: string }, b: { number: string; name: string }): number {
+  const diff = BigInt(a.number) - BigInt(b.number);
+  if (diff !== 0n) return diff < 0n ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function assertUnique(migrations: ResolvedMigration[], dir: string): void {
+  const byNumber = new Map<bigint, ResolvedMigration>();
+  const byPhase = new Map<string, ResolvedMigration>();
+  const show = (m: ResolvedMigration) => path.relative(dir, m.path) || m.name;
+  for (const m of migrations) {
+    const sameNumber = byNumber.get(BigInt(m.number));
+    if (sameNumber) throw new UsageError(`two migrations have the number ${m.number}: ${show(sameNumber)} and ${show(m)}`);
+    const samePhase = byPhase.get(m.phase);
+    if (samePhase) throw new UsageError(`two migrations have the phase name "${m.phase}": ${show(samePhase)} and ${show(m)}`);
+    byNumber.set(BigInt(m.number), m);
+    byPhase.set(m.phase, m);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * A run of `up`/`down` (SPEC §5, §7): lock, read history, select and classify the steps, decide
+ * on confirmation, then execute them with umzug v3 as the loop (our storage, our migrations, our
+ * executor). Returns the SPEC's JSON shape; the CLI renders it.
+ */
+import type { Database } from '../db/connect.js';
+import { Refused, StrataError } from '../errors.js';
+import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
+import { StepExecutor, type DestructiveGuard, type StepReport } from './execute.js';
+import { HistoryStore } from './history.js';
+import { lockKeyFor, releaseLock, takeLock } from './lock.js';
+import { migrationStatus, selectDown, selectUp } from './plan.js';
+import type { ResolvedMigration } from './resolver.js';
+import { prepareSteps, type PreparedStep } from './steps.js';
+import type { Direction, Logger } from './types.js';
+
+/** Default statement_timeout of dry runs (SPEC §7). */
+export const DRY_RUN_STATEMENT_TIMEOUT_MS = 60_000;
+
+/** What to run and how. */
+export interface RunRequest {
+  direction: Direction;
+  /** Phase or full name; undefined: everything pending (up) / the newest (down). */
+  target?: string | undefined;
+  dryRun: boolean;
+  allowChanged: boolean;
+  /** `--yes`: confirmation given for destructive steps. */
+  yes: boolean;
+  /** `--no-backup`: skip automatic backups (requires --yes). */
+  noBackup: boolean;
+  /** Whether a human can be asked (stdin and stderr are a terminal). */
+  interactive: boolean;
+  lockTimeoutMs: number;
+  ddlLockTimeoutMs: number;
+  retries: number;
+  statementTimeoutMs?: number | undefined;
+  schema: string;
+  historyTable: string;
+  /** Passed to modules as ctx.options (e.g. assumeTimezone). */
+  options: Readonly<Record<string, string | undefined>>;
+}
+
+/** Collaborators the CLI injects. */
+export interface RunDependencies {
+  log: Logger;
+  /** Asks a yes/no question on the terminal (interactive runs only). */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Backs up before destructive statements (SPEC §6); absent with --no-backup. */
+  guard?: DestructiveGuard;
+  /** Step progress for spinners. */
+  onStepStart?: (name: string, direction: Direction) => void | Promise<void>;
+  onStepEnd?: (report: StepReport) => void;
+  /** Tests shorten retry backoff. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** SPEC §5 JSON of up/down/PHASE/--rollback, plus what a reader needs to trust it. */
+export interface RunResult {
+  dryRun: boolean;
+  direction: Direction;
+  applied: string[];
+  reverted: string[];
+  backups: string[];
+  steps: StepReport[];
+  warnings: string[];
+  /** What destructive steps would destroy (tables with rows), assessed before the run. */
+  destructive: { step: string; summary: string; tables: string[] }[];
+}
+
+function emptyResult(request: RunRequest): RunResult {
+  return { dryRun: request.dryRun, direction: request.direction, applied: [], reverted: [], backups: [], steps: [], warnings: [], destructive: [] };
+}
+
+/** SPEC §6 confirmation: non-interactive needs --yes (exit 6); a terminal is asked. */
+async function confirmDestruction(findings: DestructiveFinding[], request: RunRequest, deps: RunDependencies): Promise<void> {
+  const atRisk = tablesAtRisk(findings);
+  if (request.noBackup && !request.yes) {
+    throw new Refused('--no-backup skips the safety backups and needs --yes', { hint: 'add --yes if you mean it' });
+  }
+  if (atRisk.length === 0 || request.yes || request.dryRun) return;
+  const names = atRisk.map((t) => (t.exists ? tableLabel(t) : `${tableLabel(t)} (created earlier in this run)`)).join(', ');
+  const what = `this run destroys data in ${names}${request.noBackup ? ' WITHOUT a backup' : ' (backed up first)'}`;
+  if (!request.interactive || !deps.confirm) {
+    throw new Refused(`refusing to run a destructive step without confirmation: ${what}`, {
+      hint: 'nothing was changed; rehearse with --dry-run, then rerun with --yes',
+    });
+  }
+  if (!(await deps.confirm(`${what}. Continue?`))) throw new Refused('cancelled: nothing was changed');
+}
+
+/** Runs the migrations of a request on `db`; see the module comment. */
+export async function runMigrations(db: Database, migrations: ResolvedMigration[], request: RunRequest, deps: RunDependencies): Promise<RunResult> {
+  const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
+  const key = lockKeyFor(history.location);
+  const result = emptyResult(request);
+  await takeLock(db.sql, key, request.lockTimeoutMs);
+  let inDryRunTransaction = false;
+  try {
+    if (request.dryRun) {
+      // SPEC §7: one transaction for the whole rehearsal, always rolled back.
+      await db.sql.unsafe('BEGIN');
+      inDryRunTransaction = true;
+      await db.sql.unsafe(`SET LOCAL lock_timeout = '${Math.round(request.ddlLockTimeoutMs)}ms'`);
+      await db.sql.unsafe(`SET LOCAL statement_timeout = '${Math.round(request.statementTimeoutMs ?? DRY_RUN_STATEMENT_TIMEOUT_MS)}ms'`);
+    }
+    await history.ensure();
+    const entries = migrationStatus(migrations, await history.load());
+    const selection = request.direction === 'up'
+      ? selectUp(entries, request.target, { allowChanged: request.allowChanged })
+      : selectDown(entries, request.target, { allowChanged: request.allowChanged });
+    result.warnings.push(...selection.warnings);
+    for (const warning of selection.warnings) deps.log.warn(warning);
+    const steps = await prepareSteps(selection.steps, request.direction, {
+      sql: db.sql, schema: request.schema, dryRun: request.dryRun, log: deps.log, options: request.options,
+    });
+    const findings = await assessDestructive(db.sql, steps, request.schema);
+    result.destructive = findings.map((f) => ({ step: f.step, summary: f.action.summary, tables: tablesAtRisk([f]).map(tableLabel) }));
+    await confirmDestruction(findings, request, deps);
+    await executeSteps(db, history, steps, request, deps, result);
+  } finally {
+    if (inDryRunTransaction) await db.sql.unsafe('ROLLBACK').catch(() => undefined);
+    await releaseLock(db.sql, key).catch(() => undefined);
+  }
+  return result;
+}
+
+async function executeSteps(db: Database, history: HistoryStore, steps: PreparedStep[], request: RunRequest, deps: RunDependencies, result: RunResult): Promise<void> {
+  if (steps.length === 0) return;
+  const executor = new StepExecutor(db, history, {
+    ddlLockTimeoutMs: request.ddlLockTimeoutMs,
+    retries: request.retries,
+    statementTimeoutMs: request.dryRun ? undefined : request.statementTimeoutMs,
+    dryRun: request.dryRun,
+    schema: request.schema,
+    options: request.options,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  }, deps.log, request.noBackup ? undefined : deps.guard);
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const run = async (name: string) => {
+    const step = byName.get(name)!;
+    await deps.onStepStart?.(step.name, step.direction);
+    const report = await executor.run(step);
+    result.steps.push(report);
+    result.backups.push(...report.backups);
+    (step.direction === 'up' ? result.applied : result.reverted).push(step.name);
+    deps.onStepEnd?.(report);
+  };
+  const { Umzug } = await import('umzug');
+  const umzug = new Umzug({
+    migrations: steps.map((s) => ({ name: s.name, path: s.migration.path, up: () => run(s.name), down: () => run(s.name) })),
+    storage: history,
+    logger: undefined,
+    context: {},
+  });
+  const names = steps.map((s) => s.name);
+  try {
+    if (request.direction === 'up') await umzug.up({ migrations: names });
+    else await umzug.down({ migrations: names });
+  } catch (error) {
+    // umzug wraps our errors in MigrationError; the cause carries the exit code and the message.
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    if (cause instanceof StrataError) {
+      cause.details = { ...cause.details, dryRun: result.dryRun, applied: result.applied, reverted: result.reverted, backups: result.backups, steps: result.steps };
+    }
+    throw cause;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * A run's steps, classified before anything runs (SPEC §5: "the whole plan of a run is classified
+ * — every file parsed, every destroys() called: a refusal means that nothing of the run was
+ * applied"). A step is one migration in one direction, with its statements, its transaction mode
+ * and the destructive actions it contains.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Sql } from '../db/connect.js';
+import { UsageError } from '../errors.js';
+import type { DestructiveAction, TableRef } from '../sql/destructive.js';
+import type { SqlStatement } from '../sql/statements.js';
+import type { StatusEntry } from './plan.js';
+import type { ResolvedMigration, SqlSource } from './resolver.js';
+import type { DestroyedTable, Direction, Logger, MigrationContext, MigrationModule } from './types.js';
+
+/** One migration in one direction, ready to run. */
+export interface PreparedStep {
+  name: string;
+  direction: Direction;
+  migration: ResolvedMigration;
+  entry: StatusEntry;
+  /** False for `-- strata: no-transaction` files and `export const transaction = false` modules. */
+  transactional: boolean;
+  /** SQL migrations: the file this step runs and its statements. */
+  source?: SqlSource;
+  statements: SqlStatement[];
+  /** Module migrations: the loaded module. */
+  module?: MigrationModule;
+  /** What the step destroys; SQL: per statement; modules: from destroys(), before up/down runs. */
+  destructive: DestructiveAction[];
+}
+
+/** Settings a step's classification needs. */
+export interface PrepareContext {
+  sql: Sql;
+  schema: string;
+  dryRun: boolean;
+  log: Logger;
+  options: Readonly<Record<string, string | undefined>>;
+}
+
+/** Loads a TS/JS migration module (TypeScript through tsx, loaded only when a .ts file exists). */
+export async function loadMigrationModule(file: string): Promise<MigrationModule> {
+  let loaded: Partial<MigrationModule> & { default?: Partial<MigrationModule> };
+  try {
+    if (file.endsWith('.ts')) {
+      const { tsImport } = await import('tsx/esm/api');
+      loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as typeof loaded;
+    } else {
+      loaded = (await import(pathToFileURL(file).href)) as typeof loaded;
+    }
+  } catch (cause) {
+    throw new UsageError(`cannot load migration module ${path.basename(file)}: ${(cause as Error).message}`, { cause });
+  }
+  const mod = (typeof loaded.up === 'function' ? loaded : loaded.default) ?? {};
+  if (typeof mod.up !== 'function') {
+    throw new UsageError(`migration module ${path.basename(file)} does not export an up(ctx) function`);
+  }
+  return mod as MigrationModule;
+}
+
+/** Turns `destroys()` entries into table references. */
+export function toTableRefs(entries: DestroyedTable[]): TableRef[] {
+  return entries.map((entry) => {
+    if (typeof entry !== 'string') return entry.schema ? { schema: entry.schema, name: entry.table } : { name: entry.table };
+    const dot = entry.indexOf('.');
+    return dot > 0 ? { schema: entry.slice(0, dot), name: entry.slice(dot + 1) } : { name: entry };
+  });
+}
+
+async function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction): Promise<PreparedStep> {
+  const source = direction === 'up' ? migration.up : migration.down;
+  if (!source) throw new UsageError(`${migration.name} has no ${direction}.sql`);
+  const [{ loadSqlParser }, { splitStatements }, { readDirectives }, { findDestructive }] = await Promise.all([
+    import('../sql/parser.js'), import('../sql/statements.js'), import('../sql/directives.js'), import('../sql/destructive.js'),
+  ]);
+  await loadSqlParser();
+  const directives = readDirectives(source.text, source.displayPath);
+  const statements = splitStatements(source.text, source.displayPath);
+  if (directives.noTransaction === false) {
+    const control = statements.find((s) => s.transactionControl);
+    if (control) {
+      throw new UsageError(`${source.displayPath}:${control.startLine}: transaction control (${control.kind}) in a migration: strata runs each migration in its own transaction`, {
+        hint: 'remove it, or add "-- strata: no-transaction" at the top to manage transactions yourself',
+      });
+    }
+    const outside = statements.find((s) => !s.transactional);
+    if (outside) {
+      throw new UsageError(`${source.displayPath}:${outside.startLine}: this statement cannot run inside a transaction`, {
+        hint: 'add "-- strata: no-transaction" as the first line of the file (it then runs statement by statement)',
+      });
+    }
+  }
+  return {
+    name: migration.name, direction, migration, entry, transactional: !directives.noTransaction,
+    source, statements, destructive: findDestructive(statements),
+  };
+}
+
+async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction, context: PrepareContext): Promise<PreparedStep> {
+  const module = await loadMigrationModule(migration.path);
+  if (direction === 'down' && typeof module.down !== 'function') {
+    throw new UsageError(`cannot roll back: ${migration.name} exports no down(ctx) (irreversible)`);
+  }
+  const destructive: DestructiveAction[] = [];
+  if (typeof module.destroys === 'function') {
+    const ctx: MigrationContext = { sql: context.sql, direction, dryRun: context.dryRun, schema: context.schema, log: context.log, options: context.options };
+    const tables = toTableRefs(await module.destroys(ctx));
+    if (tables.length > 0) {
+      destructive.push({
+        statementIndex: -1, line: 0, kind: 'drop_table', tables,
+        summary: `${migration.name} ${direction}() destroys ${tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(', ')}`,
+      });
+    }
+  }
+  return { name: migration.name, direction, migration, entry, transactional: module.transaction !== false, module, statements: [], destructive };
+}
+
+/** Classifies every step of a run; any invalid file fails here, before the first statement runs. */
+export async function prepareSteps(entries: StatusEntry[], direction: Direction, context: PrepareContext): Promise<PreparedStep[]> {
+  const steps: PreparedStep[] = [];
+  for (const entry of entries) {
+    const migration = entry.migration;
+    if (!migration) throw new UsageError(`${entry.name} has no file on disk`);
+    steps.push(migration.kind === 'sql'
+      ? await prepareSqlStep(entry, migration, direction)
+      : await prepareModuleStep(entry, migration, direction, context));
+  }
+  return steps;
+}
