@@ -3,7 +3,7 @@
  * (SPEC §5), like dbmate's QueryError turning `position` into a line.
  */
 import { MigrationFailed, StrataError } from '../errors.js';
-import type { SqlStatement } from '../sql/statements.js';
+import { lineOfStatementPosition, type SqlStatement } from '../sql/statements.js';
 import type { PreparedStep } from './steps.js';
 
 /** The fields of porsager's PostgresError that we use. */
@@ -28,18 +28,6 @@ export function isConnectionLost(error: unknown): boolean {
   return CONNECTION_LOST.has((error as PgErrorFields | undefined)?.code ?? '');
 }
 
-/** Line of a 1-based character position inside a statement that starts at `stmt.startOffset` of `text`. */
-export function lineOfPosition(text: string, stmt: SqlStatement, position: number): number {
-  // PostgreSQL counts characters (code points); JS strings index UTF-16 code units.
-  let end = stmt.startOffset;
-  for (let remaining = position - 1; remaining > 0 && end < text.length; remaining--) {
-    end += (text.codePointAt(end) ?? 0) > 0xffff ? 2 : 1;
-  }
-  let line = 1;
-  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
-
 function pgMessage(error: PgErrorFields): string {
   const code = error.code && /^[0-9A-Z]{5}$/.test(error.code) ? ` (SQLSTATE ${error.code})` : '';
   return `${error.message ?? String(error)}${code}`;
@@ -58,7 +46,7 @@ export function statementFailure(step: PreparedStep, stmt: SqlStatement | undefi
   let where = source ? source.displayPath : step.migration.path;
   if (source && stmt) {
     const position = Number(pg.position);
-    where += `:${Number.isFinite(position) && position > 0 ? lineOfPosition(source.text, stmt, position) : stmt.startLine}`;
+    where += `:${Number.isFinite(position) && position > 0 ? lineOfStatementPosition(stmt, source.text, position) : stmt.startLine}`;
   }
   const hint = pgHint(pg, extraHint);
   return new MigrationFailed(`${where}: ${pgMessage(pg)}`, { ...(hint ? { hint } : {}), cause: error });

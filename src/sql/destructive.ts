@@ -1,0 +1,254 @@
+/**
+ * The statements of a SQL migration that destroy data (SPEC §6), read from the parse tree.
+ *
+ * What static analysis cannot see, and the README must say: statements inside DO blocks and
+ * function or procedure bodies (plpgsql is a string to the SQL parser), dynamic SQL (EXECUTE
+ * format(...)), functions called by a SELECT or CALL that drop or delete, triggers and rules that
+ * fire on a statement, and what CASCADE reaches (drop_cascade, TRUNCATE ... CASCADE): the runner
+ * resolves those from the catalog. UPDATE without WHERE and MERGE ... THEN DELETE are not reported;
+ * DROP VIEW / MATERIALIZED VIEW / INDEX / SEQUENCE lose no rows.
+ */
+import type { DeleteStmt, Node, RangeVar } from './parser.js';
+import { nodeAs, nodeKind } from './parser.js';
+import { displayQualified, displayType, stringsOf } from './names.js';
+import type { SqlStatement } from './statements.js';
+
+/** What kind of data loss a statement causes. */
+export type DestructiveKind =
+  | 'drop_table'
+  | 'drop_column'
+  | 'truncate'
+  | 'drop_schema'
+  | 'alter_column_type'
+  | 'delete_without_where'
+  | 'drop_cascade';
+
+/** A table as written: `schema` only when the SQL qualified it. */
+export interface TableRef {
+  schema?: string;
+  name: string;
+}
+
+/** A column a statement drops or retypes. */
+export interface ColumnChange {
+  table: TableRef;
+  column: string;
+  /** alter_column_type: the new type, normalised (`timestamptz`, `varchar(20)[]`, `app.mood`). */
+  newType?: string;
+  /** alter_column_type: true when a USING expression converts the values. */
+  using?: boolean;
+}
+
+/** One destructive step found in a SQL file. */
+export interface DestructiveAction {
+  statementIndex: number;
+  /** 1-based line of the statement in its file. */
+  line: number;
+  kind: DestructiveKind;
+  /** Tables whose rows are at risk (empty for drop_schema/drop_cascade: resolve from the catalog). */
+  tables: TableRef[];
+  /** drop_schema: the schemas dropped. */
+  schemas?: string[];
+  /** drop_column / alter_column_type. */
+  columns?: ColumnChange[];
+  /** drop_cascade: what is dropped, e.g. `TYPE`, `FUNCTION`, `OWNED` (DROP OWNED BY roles). */
+  objectType?: string;
+  /** drop_cascade: the objects as written (`app.mood`, `f(int4, text)`, role names). */
+  objects?: string[];
+  /** True when the statement says CASCADE (TRUNCATE ... CASCADE empties referencing tables too). */
+  cascade?: boolean;
+  /** For output, e.g. "DROP TABLE smart_goals, sessions". */
+  summary: string;
+}
+
+/** Every destructive step of the statements, in file order. */
+export function findDestructive(statements: SqlStatement[]): DestructiveAction[] {
+  return statements.flatMap((stmt) =>
+    FINDERS.flatMap((find) => find(stmt.ast)).map((action) => ({
+      statementIndex: stmt.index,
+      line: stmt.startLine,
+      ...action,
+    })),
+  );
+}
+
+type Found = Omit<DestructiveAction, 'statementIndex' | 'line'>;
+type Finder = (node: Node) => Found[];
+
+// Dropping these with CASCADE reaches only objects that hold no rows (views, indexes, defaults,
+// constraints, foreign tables); every other CASCADE may drop columns (of a type, domain, collation,
+// or generated from a function) or whole tables (DROP ACCESS METHOD), so it is reported.
+const CASCADE_SAFE = new Set([
+  'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_TRIGGER', 'OBJECT_RULE',
+  'OBJECT_POLICY', 'OBJECT_STATISTIC_EXT', 'OBJECT_PUBLICATION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_OPCLASS',
+  'OBJECT_OPFAMILY', 'OBJECT_FOREIGN_TABLE', 'OBJECT_FDW', 'OBJECT_FOREIGN_SERVER',
+]);
+
+const OBJECT_WORDS: Record<string, string> = {
+  OBJECT_TSCONFIGURATION: 'TEXT SEARCH CONFIGURATION',
+  OBJECT_TSDICTIONARY: 'TEXT SEARCH DICTIONARY',
+  OBJECT_TSPARSER: 'TEXT SEARCH PARSER',
+  OBJECT_TSTEMPLATE: 'TEXT SEARCH TEMPLATE',
+  OBJECT_ACCESS_METHOD: 'ACCESS METHOD',
+};
+
+const FINDERS: Finder[] = [fromDrop, fromDropOwned, fromAlterTable, fromTruncate, fromDeletes];
+
+function fromDrop(node: Node): Found[] {
+  const drop = nodeAs(node, 'DropStmt');
+  if (drop?.removeType === undefined) return [];
+  const cascade = drop.behavior === 'DROP_CASCADE';
+  const suffix = cascade ? ' CASCADE' : '';
+  const objects = drop.objects ?? [];
+  if (drop.removeType === 'OBJECT_TABLE') {
+    const tables = objects.map((object) => tableFromNames(stringsOf(nodeAs(object, 'List')?.items)));
+    const summary = `DROP TABLE ${tables.map(displayTable).join(', ')}${suffix}`;
+    return [{ kind: 'drop_table', tables, cascade, summary }];
+  }
+  if (drop.removeType === 'OBJECT_SCHEMA') {
+    const schemas = stringsOf(objects);
+    const summary = `DROP SCHEMA ${schemas.map((s) => displayQualified([s])).join(', ')}${suffix}`;
+    return [{ kind: 'drop_schema', tables: [], schemas, cascade, summary }];
+  }
+  if (!cascade || CASCADE_SAFE.has(drop.removeType)) return [];
+  const objectType = OBJECT_WORDS[drop.removeType] ?? drop.removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  const names = objects.map(displayObject);
+  const summary = `DROP ${objectType} ${names.join(', ')} CASCADE`;
+  return [{ kind: 'drop_cascade', tables: [], objectType, objects: names, cascade, summary }];
+}
+
+function fromDropOwned(node: Node): Found[] {
+  const stmt = nodeAs(node, 'DropOwnedStmt');
+  if (stmt === undefined) return [];
+  // DROP OWNED drops every table the roles own, whatever the behavior: the runner resolves them.
+  const roles = (stmt.roles ?? []).map((role) => {
+    const spec = nodeAs(role, 'RoleSpec');
+    if (spec?.rolename !== undefined) return { name: spec.rolename, shown: displayQualified([spec.rolename]) };
+    const keyword = (spec?.roletype ?? 'ROLESPEC_UNKNOWN').replace(/^ROLESPEC_/, ''); // CURRENT_USER, ...
+    return { name: keyword, shown: keyword };
+  });
+  const cascade = stmt.behavior === 'DROP_CASCADE';
+  const summary = `DROP OWNED BY ${roles.map((r) => r.shown).join(', ')}${cascade ? ' CASCADE' : ''}`;
+  return [{ kind: 'drop_cascade', tables: [], objectType: 'OWNED', objects: roles.map((r) => r.name), cascade, summary }];
+}
+
+function fromAlterTable(node: Node): Found[] {
+  const stmt = nodeAs(node, 'AlterTableStmt');
+  if (stmt?.relation === undefined || stmt.objtype !== 'OBJECT_TABLE') return [];
+  const table = tableFromRangeVar(stmt.relation);
+  const cmds = (stmt.cmds ?? []).flatMap((cmd) => {
+    const alter = nodeAs(cmd, 'AlterTableCmd');
+    return alter === undefined ? [] : [alter];
+  });
+  const dropped: ColumnChange[] = cmds
+    .filter((cmd) => cmd.subtype === 'AT_DropColumn')
+    .map((cmd) => ({ table, column: cmd.name ?? '' }));
+  const retyped: ColumnChange[] = cmds
+    .filter((cmd) => cmd.subtype === 'AT_AlterColumnType')
+    .map((cmd) => {
+      const def = nodeAs(cmd.def, 'ColumnDef');
+      const newType = def?.typeName === undefined ? '?' : displayType(def.typeName);
+      return { table, column: cmd.name ?? '', newType, using: def?.raw_default !== undefined };
+    });
+  const found: Found[] = [];
+  const prefix = `ALTER TABLE ${displayTable(table)}`;
+  if (dropped.length > 0) {
+    const list = dropped.map((c) => `DROP COLUMN ${displayQualified([c.column])}`).join(', ');
+    found.push({ kind: 'drop_column', tables: [table], columns: dropped, summary: `${prefix} ${list}` });
+  }
+  if (retyped.length > 0) {
+    const list = retyped.map((c) => `ALTER COLUMN ${displayQualified([c.column])} TYPE ${c.newType ?? '?'}`).join(', ');
+    found.push({ kind: 'alter_column_type', tables: [table], columns: retyped, summary: `${prefix} ${list}` });
+  }
+  return found;
+}
+
+function fromTruncate(node: Node): Found[] {
+  const stmt = nodeAs(node, 'TruncateStmt');
+  if (stmt === undefined) return [];
+  const tables = (stmt.relations ?? []).flatMap((relation) => {
+    const range = nodeAs(relation, 'RangeVar');
+    return range === undefined ? [] : [tableFromRangeVar(range)];
+  });
+  const cascade = stmt.behavior === 'DROP_CASCADE';
+  const summary = `TRUNCATE ${tables.map(displayTable).join(', ')}${cascade ? ' CASCADE' : ''}`;
+  return [{ kind: 'truncate', tables, cascade, summary }];
+}
+
+// Subtrees that are stored, not executed now: a rule's actions, a BEGIN ATOMIC function body,
+// a prepared statement, a plain EXPLAIN (EXPLAIN ANALYZE does run its statement).
+const NOT_EXECUTED = new Set(['RuleStmt', 'CreateFunctionStmt', 'PrepareStmt']);
+
+/** DELETEs without WHERE anywhere in the statement: top level, in a CTE, under EXPLAIN ANALYZE. */
+function fromDeletes(node: Node): Found[] {
+  const found: Found[] = [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      value.forEach(visit);
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (NOT_EXECUTED.has(key) || (key === 'ExplainStmt' && !isExplainAnalyze(child))) continue;
+      if (key === 'DeleteStmt') found.push(...deleteWithoutWhere(child as DeleteStmt));
+      visit(child);
+    }
+  };
+  visit(node);
+  return found;
+}
+
+function deleteWithoutWhere(stmt: DeleteStmt): Found[] {
+  if (stmt.whereClause !== undefined || stmt.relation === undefined) return [];
+  const table = tableFromRangeVar(stmt.relation);
+  return [{ kind: 'delete_without_where', tables: [table], summary: `DELETE FROM ${displayTable(table)} without WHERE` }];
+}
+
+function isExplainAnalyze(explain: unknown): boolean {
+  const options = (explain as { options?: Node[] }).options ?? [];
+  return options.some((option) => {
+    const def = nodeAs(option, 'DefElem');
+    if (def?.defname !== 'analyze') return false;
+    const value = nodeAs(def.arg, 'String')?.sval?.toLowerCase();
+    return value === undefined || !['false', 'off', '0'].includes(value);
+  });
+}
+
+function tableFromNames(names: string[]): TableRef {
+  const name = names[names.length - 1] ?? '';
+  const schema = names.length >= 2 ? names[names.length - 2] : undefined;
+  return schema === undefined ? { name } : { schema, name };
+}
+
+function tableFromRangeVar(range: RangeVar): TableRef {
+  const name = range.relname ?? '';
+  return range.schemaname === undefined ? { name } : { schema: range.schemaname, name };
+}
+
+function displayTable(table: TableRef): string {
+  return displayQualified(table.schema === undefined ? [table.name] : [table.schema, table.name]);
+}
+
+function displayObject(object: Node): string {
+  const type = nodeAs(object, 'TypeName');
+  if (type !== undefined) return displayType(type);
+  const func = nodeAs(object, 'ObjectWithArgs');
+  if (func !== undefined) {
+    const name = displayQualified(stringsOf(func.objname));
+    if (func.args_unspecified) return name;
+    const args = (func.objargs ?? []).map((arg) => {
+      const argType = nodeAs(arg, 'TypeName');
+      return argType === undefined ? 'NONE' : displayType(argType);
+    });
+    return `${name}(${args.join(', ')})`;
+  }
+  const list = nodeAs(object, 'List');
+  if (list !== undefined) {
+    const types = (list.items ?? []).flatMap((item) => nodeAs(item, 'TypeName') ?? []);
+    // DROP CAST (source AS target) is the one list of types.
+    if (types.length === 2) return `(${types.map(displayType).join(' AS ')})`;
+    return displayQualified(stringsOf(list.items));
+  }
+  const name = nodeAs(object, 'String')?.sval;
+  return name === undefined ? nodeKind(object) : displayQualified([name]);
+}

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checksumOf, resolveMigrations } from '../../src/core/resolver.js';
+import { UsageError } from '../../src/errors.js';
+import { tempDir, writeMigrations } from '../support/migrations.js';
+
+describe('resolveMigrations', () => {
+  it('orders by number numerically and reads every file up front', async () => {
+    const dir = writeMigrations({
+      '010_ten': { up: 'SELECT 10;' },
+      '002_two': { up: 'SELECT 2;', down: 'SELECT -2;', verify: '-- check: x\nSELECT 1 WHERE false;' },
+      '1000_thousand': { up: 'SELECT 1000;' },
+      '003_module.js': 'export async function up() {}\n',
+      'README.md': 'not a migration',
+    });
+    const migrations = await resolveMigrations(dir);
+    expect(migrations.map((m) => m.name)).toEqual(['002_two', '003_module', '010_ten', '1000_thousand']);
+    const two = migrations[0]!;
+    expect(two).toMatchObject({ phase: 'two', number: '002', kind: 'sql' });
+    expect(two.down?.text).toBe('SELECT -2;');
+    expect(two.verify?.displayPath).toBe(path.join('002_two', 'verify.sql'));
+    expect(migrations[1]).toMatchObject({ kind: 'module', phase: 'module' });
+  });
+
+  it('checksums up.sql with CRLF normalised to LF (SPEC §3)', async () => {
+    const lf = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\nSELECT 1;\n' } });
+    const crlf = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\r\nSELECT 1;\r\n' } });
+    const [a] = await resolveMigrations(lf);
+    const [b] = await resolveMigrations(crlf);
+    expect(a!.checksum).toBe(b!.checksum);
+    expect(a!.checksum).toBe(checksumOf('CREATE TABLE a (id int);\nSELECT 1;\n'));
+    expect(a!.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('rejects two migrations with the same number, naming both', async () => {
+    const dir = writeMigrations({ '001_a': { up: 'SELECT 1;' }, '0001_b': { up: 'SELECT 1;' } });
+    await expect(resolveMigrations(dir)).rejects.toThrow(/number .*001_a.*0001_b|number .*0001_b.*001_a/);
+  });
+
+  it('rejects two migrations with the same phase name, naming both', async () => {
+    const dir = writeMigrations({ '001_users': { up: 'SELECT 1;' }, '002_users.js': 'export function up() {}' });
+    const error = await resolveMigrations(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toContain('001_users');
+    expect((error as Error).message).toContain('002_users.js');
+  });
+
+  it.each([
+    ['001_Add Users', 'a name with spaces and capitals'],
+    ['001_añadir', 'unicode'],
+    ['001_x.sql', 'a flat SQL file'],
+    ['12_short', 'fewer than three digits'],
+  ])('rejects %s (%s) with exit 2', async (name) => {
+    const dir = tempDir();
+    if (name.endsWith('.sql')) fs.writeFileSync(path.join(dir, name), 'SELECT 1;');
+    else writeMigrations({ [name]: { up: 'SELECT 1;' } }, dir);
+    const error = await resolveMigrations(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).exitCode).toBe(2);
+  });
+
+  it('rejects a migration directory without up.sql', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, '001_empty'));
+    await expect(resolveMigrations(dir)).rejects.toThrow('001_empty has no up.sql');
+  });
+
+  it('rejects symbolic links that point outside the migrations directory', async () => {
+    const outside = writeMigrations({ '001_evil': { up: 'DROP TABLE users;' } });
+    const dir = tempDir();
+    fs.symlinkSync(path.join(outside, '001_evil'), path.join(dir, '001_evil'));
+    await expect(resolveMigrations(dir)).rejects.toThrow(/symbolic link pointing outside/);
+    const inner = writeMigrations({ '001_ok': { up: 'SELECT 1;' } });
+    fs.symlinkSync('/etc/hostname', path.join(inner, '001_ok', 'down.sql'));
+    await expect(resolveMigrations(inner)).rejects.toThrow(/outside the migrations directory/);
+  });
+
+  it('accepts symbolic links inside the directory', async () => {
+    const dir = writeMigrations({ '001_a': { up: 'SELECT 1;' } });
+    fs.symlinkSync(path.join(dir, '001_a', 'up.sql'), path.join(dir, '001_a', 'down.sql'));
+    const [m] = await resolveMigrations(dir);
+    expect(m!.down?.text).toBe('SELECT 1;');
+  });
+
+  it('reports a missing directory as a usage error', async () => {
+    await expect(resolveMigrations('/nonexistent/strata')).rejects.toBeInstanceOf(UsageError);
+  });
+});

@@ -1,0 +1,208 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DestructiveAction } from '../../src/sql/destructive.js';
+import { findDestructive } from '../../src/sql/destructive.js';
+import { loadSqlParser } from '../../src/sql/parser.js';
+import { splitStatements } from '../../src/sql/statements.js';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+const find = (text: string): DestructiveAction[] => findDestructive(splitStatements(text, 'down.sql'));
+const kinds = (text: string): string[] => find(text).map((a) => a.kind);
+
+describe('findDestructive: DROP TABLE', () => {
+  it('reports every table of one statement', () => {
+    expect(find('DROP TABLE smart_goals, sessions;')).toEqual([
+      {
+        statementIndex: 0,
+        line: 1,
+        kind: 'drop_table',
+        tables: [{ name: 'smart_goals' }, { name: 'sessions' }],
+        cascade: false,
+        summary: 'DROP TABLE smart_goals, sessions',
+      },
+    ]);
+  });
+
+  it('keeps schemas and exact identifiers: IF EXISTS, quoted, mixed case, embedded quotes', () => {
+    const [action] = find('DROP TABLE IF EXISTS app."Mixed Case", "weird""name", Plain, "ünï" CASCADE;');
+    expect(action?.tables).toEqual([
+      { schema: 'app', name: 'Mixed Case' },
+      { name: 'weird"name' },
+      { name: 'plain' },
+      { name: 'ünï' },
+    ]);
+    expect(action?.cascade).toBe(true);
+    expect(action?.summary).toBe('DROP TABLE app."Mixed Case", "weird""name", plain, "ünï" CASCADE');
+  });
+
+  it('gives statement index and line in a file with comments, multibyte text and CRLF', () => {
+    const text = "-- rollback 😀\r\nSELECT 'é';\r\n/* DROP TABLE fake; */\r\n\r\nDROP TABLE\r\n  check_ins;\r\n";
+    expect(find(text).map((a) => [a.statementIndex, a.line, a.summary])).toEqual([[1, 5, 'DROP TABLE check_ins']]);
+  });
+});
+
+describe('findDestructive: ALTER TABLE', () => {
+  it('reports several dropped columns of one statement as one action', () => {
+    expect(find('ALTER TABLE ONLY app.users DROP COLUMN nickname, DROP COLUMN IF EXISTS "Legacy" CASCADE, ADD COLUMN x int;')).toEqual([
+      {
+        statementIndex: 0,
+        line: 1,
+        kind: 'drop_column',
+        tables: [{ schema: 'app', name: 'users' }],
+        columns: [
+          { table: { schema: 'app', name: 'users' }, column: 'nickname' },
+          { table: { schema: 'app', name: 'users' }, column: 'Legacy' },
+        ],
+        summary: 'ALTER TABLE app.users DROP COLUMN nickname, DROP COLUMN "Legacy"',
+      },
+    ]);
+  });
+
+  it('reports column type changes with the new type normalised', () => {
+    const [action] = find(`ALTER TABLE IF EXISTS messages
+      ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC',
+      ALTER sent_at SET DATA TYPE pg_catalog.timestamptz,
+      ALTER COLUMN n TYPE bigint,
+      ALTER COLUMN tags TYPE varchar(20)[],
+      ALTER COLUMN amount TYPE numeric(10, 2),
+      ALTER COLUMN mood TYPE app.mood,
+      ALTER COLUMN took TYPE interval day to second(3),
+      ALTER COLUMN at TYPE timestamp(3) with time zone,
+      ALTER COLUMN c TYPE "char"`);
+    expect(action?.kind).toBe('alter_column_type');
+    expect(action?.tables).toEqual([{ name: 'messages' }]);
+    expect(action?.columns?.map((c) => [c.column, c.newType, c.using])).toEqual([
+      ['created_at', 'timestamptz', true],
+      ['sent_at', 'timestamptz', false],
+      ['n', 'int8', false],
+      ['tags', 'varchar(20)[]', false],
+      ['amount', 'numeric(10,2)', false],
+      ['mood', 'app.mood', false],
+      ['took', 'interval day to second(3)', false],
+      ['at', 'timestamptz(3)', false],
+      ['c', '"char"', false],
+    ]);
+    expect(action?.summary).toMatch(/^ALTER TABLE messages ALTER COLUMN created_at TYPE timestamptz, ALTER COLUMN sent_at TYPE timestamptz, /);
+  });
+
+  it('reports drops and type changes of one statement as two actions, in that order', () => {
+    expect(kinds('ALTER TABLE t ALTER COLUMN a TYPE text, DROP COLUMN b;')).toEqual(['drop_column', 'alter_column_type']);
+  });
+
+  it('ignores ALTER TABLE commands that keep the data', () => {
+    const text = `ALTER TABLE t ADD COLUMN a int, ALTER COLUMN b SET DEFAULT 1, ALTER COLUMN c DROP NOT NULL,
+      DROP CONSTRAINT t_pkey, ALTER COLUMN d SET STATISTICS 100;
+      ALTER TABLE t RENAME COLUMN a TO b;
+      ALTER TABLE p DETACH PARTITION c;
+      ALTER INDEX i RENAME TO j;`;
+    expect(find(text)).toEqual([]);
+  });
+});
+
+describe('findDestructive: TRUNCATE, DROP SCHEMA, DELETE', () => {
+  it('reports every truncated table', () => {
+    expect(find('TRUNCATE ONLY a, app.b RESTART IDENTITY CASCADE;')).toEqual([
+      {
+        statementIndex: 0,
+        line: 1,
+        kind: 'truncate',
+        tables: [{ name: 'a' }, { schema: 'app', name: 'b' }],
+        cascade: true,
+        summary: 'TRUNCATE a, app.b CASCADE',
+      },
+    ]);
+    expect(find('TRUNCATE TABLE x')[0]?.summary).toBe('TRUNCATE x');
+  });
+
+  it('reports dropped schemas, with and without CASCADE, leaving tables to the catalog', () => {
+    const [restrict, cascade] = find('DROP SCHEMA coaching;\nDROP SCHEMA IF EXISTS a, "B" CASCADE;');
+    expect(restrict).toMatchObject({ kind: 'drop_schema', tables: [], schemas: ['coaching'], cascade: false, summary: 'DROP SCHEMA coaching' });
+    expect(cascade).toMatchObject({ kind: 'drop_schema', line: 2, schemas: ['a', 'B'], summary: 'DROP SCHEMA a, "B" CASCADE' });
+  });
+
+  it('reports DELETE without WHERE, also with USING', () => {
+    expect(find('DELETE FROM ONLY app.messages AS m;')).toEqual([
+      {
+        statementIndex: 0,
+        line: 1,
+        kind: 'delete_without_where',
+        tables: [{ schema: 'app', name: 'messages' }],
+        summary: 'DELETE FROM app.messages without WHERE',
+      },
+    ]);
+    expect(kinds('DELETE FROM t USING u;')).toEqual(['delete_without_where']);
+  });
+
+  it('does not report DELETE with WHERE, even a trivial one', () => {
+    expect(find('DELETE FROM t WHERE id = 1; DELETE FROM t USING u WHERE t.id = u.id; DELETE FROM t WHERE true;')).toEqual([]);
+  });
+
+  it('finds DELETE without WHERE in a CTE and under EXPLAIN ANALYZE, which run it', () => {
+    expect(find('WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone;').map((a) => a.tables)).toEqual([[{ name: 't' }]]);
+    expect(kinds('INSERT INTO archive WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d;')).toEqual(['delete_without_where']);
+    expect(kinds('EXPLAIN ANALYZE DELETE FROM t;')).toEqual(['delete_without_where']);
+    expect(kinds('EXPLAIN (ANALYZE true, BUFFERS) DELETE FROM t;')).toEqual(['delete_without_where']);
+  });
+
+  it('does not report DELETEs that are stored, not run', () => {
+    const text = `EXPLAIN DELETE FROM t;
+      EXPLAIN (ANALYZE false) DELETE FROM t;
+      CREATE RULE r AS ON INSERT TO t DO INSTEAD DELETE FROM u;
+      CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END;
+      PREPARE p AS DELETE FROM t;`;
+    expect(find(text)).toEqual([]);
+  });
+});
+
+describe('findDestructive: CASCADE drops of other objects', () => {
+  it('reports DROP TYPE/DOMAIN/EXTENSION/FUNCTION ... CASCADE with the objects named', () => {
+    const text = `DROP TYPE app.mood CASCADE;
+      DROP DOMAIN IF EXISTS email CASCADE;
+      DROP EXTENSION citext CASCADE;
+      DROP FUNCTION f(int, text), g CASCADE;
+      DROP COLLATION c CASCADE;`;
+    expect(find(text).map((a) => [a.kind, a.objectType, a.objects, a.tables, a.summary])).toEqual([
+      ['drop_cascade', 'TYPE', ['app.mood'], [], 'DROP TYPE app.mood CASCADE'],
+      ['drop_cascade', 'DOMAIN', ['email'], [], 'DROP DOMAIN email CASCADE'],
+      ['drop_cascade', 'EXTENSION', ['citext'], [], 'DROP EXTENSION citext CASCADE'],
+      ['drop_cascade', 'FUNCTION', ['f(int4, text)', 'g'], [], 'DROP FUNCTION f(int4, text), g CASCADE'],
+      ['drop_cascade', 'COLLATION', ['c'], [], 'DROP COLLATION c CASCADE'],
+    ]);
+  });
+
+  it('reports DROP OWNED, which drops the roles\' tables', () => {
+    expect(find('DROP OWNED BY app_owner, CURRENT_USER;')).toMatchObject([
+      { kind: 'drop_cascade', objectType: 'OWNED', objects: ['app_owner', 'CURRENT_USER'], summary: 'DROP OWNED BY app_owner, CURRENT_USER' },
+    ]);
+  });
+
+  it('does not report the same drops without CASCADE, nor CASCADE drops that lose no rows', () => {
+    const text = `DROP TYPE mood; DROP DOMAIN email; DROP FUNCTION f(int);
+      DROP VIEW v CASCADE; DROP MATERIALIZED VIEW mv CASCADE; DROP INDEX i CASCADE;
+      DROP SEQUENCE s CASCADE; DROP TRIGGER trg ON t CASCADE; DROP POLICY p ON t CASCADE;`;
+    expect(find(text)).toEqual([]);
+  });
+});
+
+describe('findDestructive: what is not a statement', () => {
+  it('ignores DROP TABLE in comments, strings and identifiers', () => {
+    const text = `-- DROP TABLE users;
+      /* DROP TABLE users; /* nested */ TRUNCATE users; */
+      SELECT 'DROP TABLE users; DELETE FROM users' AS "DROP TABLE x";
+      COMMENT ON TABLE t IS 'TRUNCATE t';`;
+    expect(find(text)).toEqual([]);
+  });
+
+  it('cannot see into function bodies and DO blocks (documented limit)', () => {
+    const text = `CREATE FUNCTION wipe() RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN DROP TABLE users; DELETE FROM sessions; END $$;
+      DO $$ BEGIN TRUNCATE users; END $$;`;
+    expect(find(text)).toEqual([]);
+  });
+
+  it('returns nothing for an empty list', () => {
+    expect(findDestructive([])).toEqual([]);
+  });
+});
