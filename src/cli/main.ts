@@ -69,6 +69,7 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
       const ctx: CommandContext = {
         settings, out, env, cwd: process.cwd(),
         interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+        command: command.name() === 'migrate' ? (settings.rollback ? 'down' : 'up') : command.name(),
       };
       const { run } = await load();
       setCode(await (run as unknown as AnyHandler)(ctx, ...pick(args.slice(0, -1))));

@@ -51,7 +51,8 @@ export function renderStatus(out: Output, database: string, dir: string, entries
   out.result([...counts].map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations');
 }
 
-function renderStep(out: Output, report: StepReport, dryRun: boolean): void {
+/** One step's lines: its outcome, statements with row counts, notices and backups. */
+export function renderStep(out: Output, report: StepReport, dryRun: boolean): void {
   const verb = report.direction === 'up' ? 'applied' : 'reverted';
   const retries = report.retries > 0 ? ` after ${report.retries} ${report.retries === 1 ? 'retry' : 'retries'}` : '';
   out.result(`${out.paint.green('✓')} ${report.name} ${dryRun ? `would be ${verb}` : verb} (${report.durationMs} ms${retries})`);
@@ -65,12 +66,11 @@ function renderStep(out: Output, report: StepReport, dryRun: boolean): void {
   for (const dir of report.backups) out.result(`    backup: ${dir}`);
 }
 
-/** The result of up / down / PHASE / --rollback. */
-export function renderRun(out: Output, result: RunResult): void {
+/** The end of up / down / PHASE / --rollback (steps were rendered as they finished). */
+export function renderRunSummary(out: Output, result: RunResult): void {
   if (result.steps.length === 0) {
     out.result(result.direction === 'up' ? 'nothing to apply: the database is up to date' : 'nothing to revert');
   }
-  for (const step of result.steps) renderStep(out, step, result.dryRun);
   if (result.backups.length > 0) out.result(`backups written: ${result.backups.join(', ')}`);
   if (result.dryRun) {
     const line = 'dry run: nothing was changed';

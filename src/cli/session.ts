@@ -20,6 +20,8 @@ export interface CommandContext {
   cwd: string;
   /** A human is at the terminal (stdin and stderr are TTYs): the embedded default and prompts apply. */
   interactive: boolean;
+  /** The command being run (`up`, `status`, …): shown to other sessions as application_name. */
+  command: string;
 }
 
 /** The package's own migrations/ (the bundled coaching schema). */
@@ -78,7 +80,7 @@ export async function connect(ctx: CommandContext, target: ConnectionTarget, opt
   const schema = ctx.settings.schema;
   return openDatabase(parts, {
     connectTimeoutSeconds: ctx.settings.connectTimeout,
-    applicationName: `strata ${process.argv.slice(2).find((a) => !a.startsWith('-')) ?? ''}`.trim().slice(0, 63),
+    applicationName: `strata ${ctx.command}`.slice(0, 63),
     searchPath: schema === 'public' ? '"public"' : `"${schema.replace(/"/g, '""')}", public`,
     onNotice: (message) => ctx.out.progress(message),
     ...(options.fetchTypes !== undefined ? { fetchTypes: options.fetchTypes } : {}),

@@ -93,7 +93,8 @@ export class StepExecutor {
           await this.runOnce(step, report);
           break;
         } catch (error) {
-          const retryable = (step.transactional || this.settings.dryRun) && isLockTimeout(error) && attempt < this.settings.retries;
+          const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+          const retryable = (step.transactional || this.settings.dryRun) && isLockTimeout(cause) && attempt < this.settings.retries;
           if (!retryable) throw error;
           const delay = 1000 * 2 ** attempt;
           report.retries++;
@@ -203,7 +204,7 @@ export class StepExecutor {
     } catch (error) {
       if (error instanceof PipelineFailure) {
         await this.abort(error.ended);
-        throw isLockTimeout(error.error) ? error.error : statementFailure(step, error.statement, error.error);
+        throw statementFailure(step, error.statement, error.error);
       }
       await this.abort(false);
       throw error;
@@ -243,7 +244,7 @@ export class StepExecutor {
     } catch (error) {
       await this.abort(ended);
       const cause = error instanceof PipelineFailure ? error.error : error;
-      throw isLockTimeout(cause) ? cause : moduleFailure(step, cause);
+      throw moduleFailure(step, cause);
     }
   }
 

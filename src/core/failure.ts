@@ -33,8 +33,8 @@ function pgMessage(error: PgErrorFields): string {
   return `${error.message ?? String(error)}${code}`;
 }
 
-function pgHint(error: PgErrorFields, fallback?: string): string | undefined {
-  return [error.detail, error.hint].filter(Boolean).join('; ') || fallback;
+function pgHint(error: PgErrorFields, extra?: string): string | undefined {
+  return [error.detail, error.hint, extra].filter(Boolean).join('; ') || undefined;
 }
 
 /** A statement of a SQL migration failed: `003_x/up.sql:42: relation "x" does not exist (SQLSTATE 42P01)`. */

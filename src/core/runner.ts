@@ -96,6 +96,8 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
   await takeLock(db.sql, key, request.lockTimeoutMs);
   let inDryRunTransaction = false;
   try {
+    // Read before any transaction: a missing history table is an error PostgreSQL would abort it for.
+    const rows = await history.load();
     if (request.dryRun) {
       // SPEC §7: one transaction for the whole rehearsal, always rolled back.
       await db.sql.unsafe('BEGIN');
@@ -103,8 +105,7 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
       await db.sql.unsafe(`SET LOCAL lock_timeout = '${Math.round(request.ddlLockTimeoutMs)}ms'`);
       await db.sql.unsafe(`SET LOCAL statement_timeout = '${Math.round(request.statementTimeoutMs ?? DRY_RUN_STATEMENT_TIMEOUT_MS)}ms'`);
     }
-    await history.ensure();
-    const entries = migrationStatus(migrations, await history.load());
+    const entries = migrationStatus(migrations, rows);
     const selection = request.direction === 'up'
       ? selectUp(entries, request.target, { allowChanged: request.allowChanged })
       : selectDown(entries, request.target, { allowChanged: request.allowChanged });
@@ -116,6 +117,8 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
     const findings = await assessDestructive(db.sql, steps, request.schema);
     result.destructive = findings.map((f) => ({ step: f.step, summary: f.action.summary, tables: tablesAtRisk([f]).map(tableLabel) }));
     await confirmDestruction(findings, request, deps);
+    // Only now, with every step classified and confirmed, does the run write anything.
+    if (steps.length > 0) await history.ensure();
     await executeSteps(db, history, steps, request, deps, result);
   } finally {
     if (inDryRunTransaction) await db.sql.unsafe('ROLLBACK').catch(() => undefined);

@@ -2,7 +2,7 @@
 import { runMigrations, type RunResult } from '../../core/runner.js';
 import type { Direction } from '../../core/types.js';
 import { moduleOptions } from '../options.js';
-import { renderRun } from '../render.js';
+import { renderRunSummary, renderStep } from '../render.js';
 import { askYesNo } from '../prompt.js';
 import { connectionTarget, migrationsSource, withDatabase, type CommandContext } from '../session.js';
 
@@ -34,10 +34,14 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
       onStepStart: async (name, dir) => {
         spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
       },
-      onStepEnd: () => spinner?.stop(),
+      onStepEnd: (report) => {
+        spinner?.stop();
+        // Streamed as each step commits, so a run that fails later still shows what it applied.
+        if (!out.json) renderStep(out, report, settings.dryRun);
+      },
     });
   });
   if (out.json) out.document(result);
-  renderRun(out, result);
+  renderRunSummary(out, result);
   return 0;
 }
