@@ -97,6 +97,8 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     .action(action(() => import('./commands/plan.js'), (a) => [a[0]]));
   program.command('verify').argument('[target]').description('run the checks of applied migrations and the checksum check')
     .action(action(() => import('./commands/verify.js'), (a) => [a[0]]));
+  program.command('check').argument('[target]').description('CI gate: apply, verify, roll back, compare schema, re-apply each migration on a throwaway database')
+    .action(action(() => import('./commands/check.js'), (a) => [a[0]]));
   program.command('create').argument('<name>').option('--sql', 'a SQL directory (default)').option('--ts', 'a TypeScript module')
     .description('scaffold the next-numbered migration')
     .action(action(() => import('./commands/create.js'), (a) => [a[0], a[1]]));
