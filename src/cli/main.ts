@@ -65,7 +65,7 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
       const settings = parseGlobalOptions(command.optsWithGlobals(), env);
-      const out = new Output({ json: settings.json, quiet: settings.quiet, verbose: settings.verbose, color: settings.color });
+      const out = await new Output({ json: settings.json, quiet: settings.quiet, verbose: settings.verbose, color: settings.color }).init();
       const ctx: CommandContext = {
         settings, out, env, cwd: process.cwd(),
         interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),

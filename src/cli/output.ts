@@ -3,7 +3,6 @@
  * exactly one JSON document on stdout with --json; colour and spinners only on a terminal.
  * Every line passes through secret scrubbing: a password can reach no output (SPEC §2).
  */
-import { Chalk, type ChalkInstance } from 'chalk';
 import { scrubSecrets } from '../db/url.js';
 import type { Logger } from '../core/types.js';
 
@@ -18,6 +17,19 @@ export interface OutputOptions {
   stderr?: NodeJS.WriteStream;
 }
 
+/** The colours the renderers use; identity functions when colour is off. */
+export interface Paint {
+  green(text: string): string;
+  red(text: string): string;
+  yellow(text: string): string;
+  cyan(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+const plain = (text: string) => text;
+const NO_PAINT: Paint = { green: plain, red: plain, yellow: plain, cyan: plain, dim: plain, bold: plain };
+
 /** A spinner or its plain-text stand-in. */
 export interface Progress {
   update(text: string): void;
@@ -31,7 +43,8 @@ export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly verbose: boolean;
-  readonly paint: ChalkInstance;
+  paint: Paint = NO_PAINT;
+  private readonly wantsColour: boolean;
   private readonly stdout: NodeJS.WriteStream;
   private readonly stderr: NodeJS.WriteStream;
   private readonly secrets = new Set<string>();
@@ -43,8 +56,16 @@ export class Output {
     this.verbose = options.verbose;
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
-    const colour = options.color && !options.json && Boolean(this.stdout.isTTY);
-    this.paint = new Chalk({ level: colour ? 1 : 0 });
+    this.wantsColour = options.color && !options.json && Boolean(this.stdout.isTTY);
+  }
+
+  /** Loads chalk only when colour is on (a terminal, no --json/--no-color/NO_COLOR): status stays lean. */
+  async init(): Promise<this> {
+    if (this.wantsColour) {
+      const { Chalk } = await import('chalk');
+      this.paint = new Chalk({ level: 1 });
+    }
+    return this;
   }
 
   /** Registers a secret (a password) that must never be printed. */

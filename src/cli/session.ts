@@ -74,7 +74,7 @@ async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
 }
 
 /** Opens the run's connection; search_path starts with the target schema. */
-export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean } = {}): Promise<Database> {
+export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<Database> {
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
   ctx.out.addSecret(parts.password);
   const schema = ctx.settings.schema;
@@ -84,11 +84,12 @@ export async function connect(ctx: CommandContext, target: ConnectionTarget, opt
     searchPath: schema === 'public' ? '"public"' : `"${schema.replace(/"/g, '""')}", public`,
     onNotice: (message) => ctx.out.progress(message),
     ...(options.fetchTypes !== undefined ? { fetchTypes: options.fetchTypes } : {}),
+    ...(options.probe !== undefined ? { probe: options.probe } : {}),
   });
 }
 
 /** Runs `fn` with an open database and closes it afterwards, whatever happens. */
-export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: { fetchTypes?: boolean } = {}): Promise<T> {
+export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<T> {
   const db = await connect(ctx, target, options);
   try {
     return await fn(db);

@@ -60,8 +60,14 @@ export interface OpenOptions {
   searchPath?: string;
   /** Receives server NOTICE/WARNING messages (never stdout). */
   onNotice?: (message: string) => void;
-  /** Loads array types at connect time (one extra round trip; off for `status`). */
+  /** Loads array types at connect time (one extra round trip; off by default). */
   fetchTypes?: boolean;
+  /**
+   * Run the session-setup query now (default). `false` connects lazily with the first query and
+   * skips the setup (server facts, client_connection_check_interval): `status` makes one round
+   * trip. Callers then map connection failures with `asConnectionFailure`.
+   */
+  probe?: boolean;
 }
 
 /** Facts about the server, read in the connect round trip. */
@@ -79,7 +85,8 @@ export interface Database {
   parts: ConnectionParts;
   /** `postgres://user:***@host:port/db`. */
   redactedUrl: string;
-  server: ServerInfo;
+  /** Undefined when opened with `probe: false`. */
+  server: ServerInfo | undefined;
   /** Routes server NOTICE/WARNING messages to `handler` until replaced (undefined: back to `onNotice`). */
   setNoticeHandler(handler: ((message: string) => void) | undefined): void;
   close(): Promise<void>;
@@ -103,6 +110,14 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
     onnotice: (notice) => (noticeHandler ?? options.onNotice)?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
     connection,
   }) as unknown as Sql;
+  const base = {
+    sql,
+    parts,
+    redactedUrl: redactParts(parts),
+    setNoticeHandler: (handler: ((message: string) => void) | undefined) => { noticeHandler = handler; },
+    close: () => sql.end({ timeout: 5 }),
+  };
+  if (options.probe === false) return { ...base, server: undefined };
   try {
     const [row] = await sql<{ version: string; version_num: number; user: string; database: string; pid: number }[]>`
       SELECT current_setting('server_version') AS version,
@@ -111,18 +126,24 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
              CASE WHEN current_setting('server_version_num')::int >= 140000
                   THEN set_config('client_connection_check_interval', ${String(CLIENT_CHECK_INTERVAL_MS)}, false) END AS check_interval`;
     if (!row) throw new Error('session setup returned no row');
-    return {
-      sql,
-      parts,
-      redactedUrl: redactParts(parts),
-      server: { version: row.version, versionNum: row.version_num, user: row.user, database: row.database, pid: row.pid },
-      setNoticeHandler: (handler) => { noticeHandler = handler; },
-      close: () => sql.end({ timeout: 5 }),
-    };
+    return { ...base, server: { version: row.version, versionNum: row.version_num, user: row.user, database: row.database, pid: row.pid } };
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => undefined);
     throw toConnectionError(error, parts, timeout);
   }
+}
+
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  '28P01', '28000', '3D000', '57P03', '53300', 'SASL_SIGNATURE_MISMATCH',
+]);
+
+/** For lazily opened connections: the ConnectionError a failed first query stands for, if it is one. */
+export function asConnectionFailure(error: unknown, parts: ConnectionParts, timeoutSeconds: number): StrataError | undefined {
+  const err = error as { code?: string; errno?: string; message?: string };
+  const code = err.code ?? err.errno ?? '';
+  if (CONNECT_FAILURES.has(code) || (!code && /password|auth/i.test(err.message ?? ''))) return toConnectionError(error, parts, timeoutSeconds);
+  return undefined;
 }
 
 /** Maps driver and server errors at connect time to one line that says which failure it was. */

@@ -76,7 +76,7 @@ describe('openDatabase failures: exit 3 and one line that says which', () => {
 
   it('a good connection reports the server and sets the client check interval', async () => {
     const db = await openDatabase(parts());
-    expect(db.server.versionNum).toBeGreaterThanOrEqual(120000);
+    expect(db.server?.versionNum).toBeGreaterThanOrEqual(120000);
     const [row] = await db.sql<{ v: string }[]>`SELECT current_setting('client_connection_check_interval') AS v`;
     expect(row?.v).toBe('1s');
     await db.close();

@@ -1,5 +1,6 @@
 /** `migrate status` (SPEC §5). */
 import { readStatus } from '../../core/status.js';
+import { asConnectionFailure } from '../../db/connect.js';
 import { renderStatus } from '../render.js';
 import { connectionTarget, migrationsSource, withDatabase, type CommandContext } from '../session.js';
 
@@ -7,8 +8,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   const target = connectionTarget(ctx);
   const source = await migrationsSource(ctx, target);
   const { settings, out } = ctx;
+  // One round trip (SPEC §10): no session-setup query, connection failures mapped from the read.
   return withDatabase(ctx, target, async (db) => {
-    const entries = await readStatus(db.sql, source.migrations, { schema: settings.schema, table: settings.historyTable });
+    const entries = await readStatus(db.sql, source.migrations, { schema: settings.schema, table: settings.historyTable })
+      .catch((error: unknown) => { throw asConnectionFailure(error, db.parts, settings.connectTimeout) ?? error; });
     if (out.json) {
       out.document({
         database: db.redactedUrl,
@@ -18,5 +21,5 @@ export async function run(ctx: CommandContext): Promise<number> {
       renderStatus(out, db.redactedUrl, source.bundled ? `${source.dir} (bundled)` : source.dir, entries);
     }
     return 0;
-  });
+  }, { probe: false });
 }
