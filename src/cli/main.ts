@@ -99,6 +99,19 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     .action(action(() => import('./commands/verify.js'), (a) => [a[0]]));
   program.command('check').argument('[target]').description('CI gate: apply, verify, roll back, compare schema, re-apply each migration on a throwaway database')
     .action(action(() => import('./commands/check.js'), (a) => [a[0]]));
+  program.command('backup').argument('<table...>', 'tables to back up (schema-qualified or not)')
+    .option('--out <dir>', 'backup root for this backup (default --backup-dir)')
+    .option('--jobs <n>', 'parallel COPY connections sharing one snapshot', '4')
+    .description('write a verified CSV backup of tables, all in one snapshot')
+    .action(action(() => import('./commands/backup.js'), (a) => [a[0], a[1]]));
+  program.command('restore').argument('<dir>', 'backup directory')
+    .option('--table <name>', 'restore only this table (repeatable)', (value: string, list: string[]) => [...list, value], [] as string[])
+    .option('--truncate', 'empty the tables first (backed up and confirmed first)')
+    .description('verify a backup against its manifest, then load it in one transaction')
+    .action(action(() => import('./commands/restore.js'), (a) => [a[0], a[1]]));
+  program.command('demo').option('--users <n>', 'sample users to generate', '200')
+    .description('the coaching schema story on a demo database: load MVP data, rehearse, apply, verify, roll back, re-apply')
+    .action(action(() => import('./commands/demo.js'), (a) => [a[0]]));
   program.command('create').argument('<name>').option('--sql', 'a SQL directory (default)').option('--ts', 'a TypeScript module')
     .description('scaffold the next-numbered migration')
     .action(action(() => import('./commands/create.js'), (a) => [a[0], a[1]]));

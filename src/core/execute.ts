@@ -30,20 +30,28 @@ export interface StepReport {
   direction: 'up' | 'down';
   statements: StatementReport[];
   durationMs: number;
-  /** Server NOTICEs and the module's log lines during the step (backfill counts, warnings). */
+  /** Server NOTICEs and the module's log lines during the step (backfill counts). */
   notices: string[];
+  /** The module's warnings (also printed on stderr as they happen). */
+  warnings: string[];
   /** Backup directories written before destructive statements of this step. */
   backups: string[];
   /** Lock-timeout retries this step needed. */
   retries: number;
 }
 
-/** Backs up what a destructive action destroys (implemented by the backup module, SPEC §6). */
+/**
+ * Backs up what destructive actions destroy (implemented by the backup module, SPEC §6).
+ * The executor calls it once, before a step's first destructive statement, with all of the step's
+ * actions — so the tables a step drops are backed up together, in one directory and one snapshot —
+ * and again before a later destructive statement only for tables not yet covered (e.g. created
+ * further down the same step). `covered` holds `schema.table` keys and is updated by the guard.
+ */
 export interface DestructiveGuard {
   /** Real runs: lock the affected tables and back up those holding rows, on `tx`. Returns backup dirs. */
-  protect(tx: Database['sql'], step: PreparedStep, action: DestructiveAction): Promise<string[]>;
+  protect(tx: Database['sql'], step: PreparedStep, actions: DestructiveAction[], covered: Set<string>): Promise<string[]>;
   /** Dry runs: say what would be backed up (tables, row counts), writing nothing. Returns report lines. */
-  rehearse(tx: Database['sql'], step: PreparedStep, action: DestructiveAction): Promise<string[]>;
+  rehearse(tx: Database['sql'], step: PreparedStep, actions: DestructiveAction[], covered: Set<string>): Promise<string[]>;
 }
 
 /** Timeouts, retries and mode of a run. */
@@ -83,7 +91,7 @@ export class StepExecutor {
 
   /** Runs a step, retrying on lock_timeout with backoff 1 s, 2 s, 4 s… (SPEC §5). */
   async run(step: PreparedStep): Promise<StepReport> {
-    const report: StepReport = { name: step.name, direction: step.direction, statements: [], durationMs: 0, notices: [], backups: [], retries: 0 };
+    const report: StepReport = { name: step.name, direction: step.direction, statements: [], durationMs: 0, notices: [], warnings: [], backups: [], retries: 0 };
     const started = performance.now();
     this.db.setNoticeHandler((message) => { report.notices.push(message); this.log.info(`${step.name}: ${message}`); });
     try {
@@ -170,24 +178,30 @@ export class StepExecutor {
     await this.db.sql.unsafe(this.settings.dryRun ? 'ROLLBACK TO SAVEPOINT strata_step' : 'ROLLBACK').catch(() => undefined);
   }
 
-  private async guardAction(step: PreparedStep, action: DestructiveAction, report: StepReport): Promise<void> {
-    if (!this.guard) return;
+  /** Backs up (or, in a dry run, reports) what `actions` destroy, skipping tables already covered. */
+  private async guardActions(step: PreparedStep, actions: DestructiveAction[], report: StepReport, covered: Set<string>): Promise<void> {
+    if (!this.guard || actions.length === 0) return;
     if (this.settings.dryRun) {
-      for (const line of await this.guard.rehearse(this.db.sql, step, action)) report.notices.push(line);
+      for (const line of await this.guard.rehearse(this.db.sql, step, actions, covered)) report.notices.push(line);
     } else {
-      report.backups.push(...(await this.guard.protect(this.db.sql, step, action)));
+      report.backups.push(...(await this.guard.protect(this.db.sql, step, actions, covered)));
     }
   }
 
   private async runSqlInTransaction(step: PreparedStep, report: StepReport): Promise<void> {
     const queue: Sent[] = [];
+    const covered = new Set<string>();
+    let guarded = false;
     for (const line of this.opening()) this.send(queue, line);
     try {
       for (const statement of step.statements) {
         const actions = step.destructive.filter((a) => a.statementIndex === statement.index);
         if (actions.length > 0) {
           await this.flush(queue);
-          for (const action of actions) await this.guardAction(step, action, report);
+          // The first destructive statement backs up everything the step destroys, in one directory
+          // and one snapshot; later ones only what was not there yet (tables the step created).
+          await this.guardActions(step, guarded ? actions : step.destructive, report, covered);
+          guarded = true;
         }
         if (this.settings.dryRun && !statement.transactional) {
           report.statements.push({ sql: statement.sql, rowCount: null, line: statement.startLine, skipped: 'not executed in dry run' });
@@ -212,7 +226,10 @@ export class StepExecutor {
   }
 
   private moduleContext(step: PreparedStep, report: StepReport, inTransaction: boolean): MigrationContext {
-    const note = (level: 'info' | 'warn') => (message: string) => { report.notices.push(message); this.log[level](`${step.name}: ${message}`); };
+    const note = (level: 'info' | 'warn') => (message: string) => {
+      (level === 'warn' ? report.warnings : report.notices).push(message);
+      this.log[level](`${step.name}: ${message}`);
+    };
     return {
       sql: recordingSql(this.db.sql, report.statements, inTransaction),
       direction: step.direction,
@@ -235,7 +252,7 @@ export class StepExecutor {
     let ended = false;
     try {
       await this.flush(queue);
-      for (const action of step.destructive) await this.guardAction(step, action, report);
+      await this.guardActions(step, step.destructive, report, new Set());
       await this.callModule(step, this.moduleContext(step, report, true));
       this.send(queue, this.historySql(step));
       this.send(queue, this.closing(), { ends: !this.settings.dryRun });
@@ -258,6 +275,7 @@ export class StepExecutor {
     // Session-level timeouts: in autocommit each statement is its own transaction.
     await sql.unsafe(`SET lock_timeout = '${Math.round(this.settings.ddlLockTimeoutMs)}ms'`);
     if (this.settings.statementTimeoutMs !== undefined) await sql.unsafe(`SET statement_timeout = '${Math.round(this.settings.statementTimeoutMs)}ms'`);
+    const covered = new Set<string>();
     try {
       for (const statement of step.statements) {
         const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
@@ -270,7 +288,8 @@ export class StepExecutor {
             // A destructive statement gets a transaction of its own, so its backup and the drop see the same rows.
             await sql.unsafe('BEGIN');
             inTransaction = true;
-            for (const action of actions) await this.guardAction(step, action, report);
+            // Autocommit: each destructive statement is backed up in its own transaction.
+            await this.guardActions(step, actions, report, covered);
             result = await sql.unsafe(statement.sql);
             await sql.unsafe('COMMIT');
             inTransaction = false;

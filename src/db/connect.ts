@@ -60,12 +60,14 @@ export interface OpenOptions {
   searchPath?: string;
   /** Receives server NOTICE/WARNING messages (never stdout). */
   onNotice?: (message: string) => void;
-  /** Loads array types at connect time (one extra round trip; off by default). */
+  /** Loads array types at connect time (one extra round trip; default on unless `probe: false`). */
   fetchTypes?: boolean;
   /**
    * Run the session-setup query now (default). `false` connects lazily with the first query and
    * skips the setup (server facts, client_connection_check_interval): `status` makes one round
-   * trip. Callers then map connection failures with `asConnectionFailure`.
+   * trip. Callers then map connection failures with `asConnectionFailure`. Never `reserve()` on such
+   * a pool before a first query: postgres 3.4.9 never resolves a reserve that opens the connection
+   * when fetch_types is off.
    */
   probe?: boolean;
 }
@@ -106,7 +108,8 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
     connect_timeout: timeout,
     idle_timeout: 0,
     max_lifetime: null,
-    fetch_types: options.fetchTypes ?? false,
+    // Array parameters need the array type OIDs (one query at connect); a lazy connection (status) skips it.
+    fetch_types: options.fetchTypes ?? options.probe !== false,
     onnotice: (notice) => (noticeHandler ?? options.onNotice)?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
     connection,
   }) as unknown as Sql;

@@ -12,6 +12,8 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
   const connection = connectionTarget(ctx);
   const source = await migrationsSource(ctx, connection);
   const result: RunResult = await withDatabase(ctx, connection, async (db) => {
+    const { createBackupGuard } = await import('../../backup/guard.js');
+    const guard = createBackupGuard({ root: settings.backupDir, cwd: ctx.cwd, database: db.redactedUrl, schema: settings.schema, log: out.logger });
     let spinner: Awaited<ReturnType<typeof out.spinner>> | undefined;
     return runMigrations(db, source.migrations, {
       direction,
@@ -31,6 +33,7 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
     }, {
       log: out.logger,
       confirm: (question) => askYesNo(question),
+      guard,
       onStepStart: async (name, dir) => {
         spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
       },

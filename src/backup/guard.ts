@@ -1,0 +1,82 @@
+/**
+ * The automatic backup before a destructive statement (SPEC §6), as the runner's
+ * `DestructiveGuard` (core/execute.ts): on the migration's own transaction, lock the affected
+ * tables ACCESS EXCLUSIVE (within the step's `lock_timeout`), then back up those holding rows
+ * with `backupInTransaction`; in dry runs, only say what would be backed up.
+ * Lock and backup errors propagate unchanged, so the runner's lock-timeout retry sees them.
+ */
+import path from 'node:path';
+import { resolveAffected } from '../core/destructive.js';
+import type { DestructiveGuard } from '../core/execute.js';
+import type { PreparedStep } from '../core/steps.js';
+import type { Logger } from '../core/types.js';
+import { quoteQualified } from '../db/quote.js';
+import type { DestructiveAction } from '../sql/destructive.js';
+import { backupInTransaction } from './backup.js';
+import type { AnySql } from './copy.js';
+import { displayName } from './names.js';
+import { countRows } from './restore-catalog.js';
+
+/** Settings of the automatic backups of a run. */
+export interface GuardOptions {
+  /** `--backup-dir` (default `backups`), relative to `cwd`. */
+  root: string;
+  cwd: string;
+  /** Redacted URL for the manifest. */
+  database: string;
+  /** Schema for unqualified names (`--schema`, default `public`). */
+  schema?: string;
+  log?: Logger;
+}
+
+/** The runner's guard: backs up what destructive actions destroy, before they run. */
+export function createBackupGuard(options: GuardOptions): DestructiveGuard {
+  const root = path.resolve(options.cwd, options.root);
+  const schema = options.schema ?? 'public';
+  const shown = (dir: string) => path.relative(options.cwd, dir) || dir;
+  return {
+    async protect(tx, step, actions, covered) {
+      const tables = await uncoveredTables(tx, actions, schema, covered);
+      if (tables.length === 0) return [];
+      // SPEC §6: locked before the copy, so no row can arrive between the backup and the drop.
+      await tx.unsafe(`LOCK TABLE ${tables.map((t) => quoteQualified(t.schema, t.name)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+      const { backup } = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
+        root, reason: reasonOf(step), database: options.database,
+      });
+      if (!backup) return [];
+      // Only tables actually backed up count as covered: an empty one is checked again at its own statement.
+      for (const t of backup.manifest.tables) covered.add(`${t.schema}.${t.name}`);
+      options.log?.info(`backed up ${backup.manifest.tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')} to ${shown(backup.dir)}`);
+      return [shown(backup.dir)];
+    },
+    async rehearse(tx, step, actions, covered) {
+      const lines: string[] = [];
+      for (const table of await uncoveredTables(tx, actions, schema, covered)) {
+        const rows = await countRows(tx as AnySql, table);
+        if (rows === 0) continue;
+        covered.add(`${table.schema}.${table.name}`);
+        lines.push(`would back up ${displayName(table)} (${rows} rows) before ${step.name} ${step.direction} destroys it`);
+      }
+      return lines;
+    },
+  };
+}
+
+async function uncoveredTables(tx: Parameters<DestructiveGuard['protect']>[0], actions: DestructiveAction[], schema: string, covered: Set<string>) {
+  const seen = new Set<string>();
+  const tables = [];
+  for (const action of actions) {
+    for (const t of await resolveAffected(tx, action, schema)) {
+      const key = `${t.schema}.${t.name}`;
+      if (!t.exists || covered.has(key) || seen.has(key)) continue;
+      seen.add(key);
+      tables.push(t);
+    }
+  }
+  return tables;
+}
+
+/** `003_add_program_tables_down`: the step and its direction, as the directory's reason. */
+function reasonOf(step: PreparedStep): string {
+  return `${step.name}_${step.direction}`;
+}

@@ -1,0 +1,63 @@
+/**
+ * `migrate restore DIR [--table T]... [--truncate]` (SPEC §6): verify every file against the
+ * manifest (exit 5, nothing loaded on a mismatch), then load in one transaction. `--truncate` is
+ * destructive: it asks (or needs --yes) and backs up what it empties, inside the restore's own
+ * transaction after the tables are locked.
+ */
+import path from 'node:path';
+import { HistoryStore } from '../../core/history.js';
+import { lockKeyFor, releaseLock, takeLock } from '../../core/lock.js';
+import { Refused } from '../../errors.js';
+import { askYesNo } from '../prompt.js';
+import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
+
+export async function run(ctx: CommandContext, dir: string, options: { table?: string[]; truncate?: boolean }): Promise<number> {
+  const { settings, out } = ctx;
+  const { backupInTransaction, planRestore, restoreBackup } = await import('../../backup/index.js');
+  const backupDir = path.resolve(ctx.cwd, dir);
+  const restoreOptions = { tables: options.table ?? [], truncate: options.truncate === true, schema: settings.schema, lockTimeoutMs: settings.ddlLockTimeout };
+  const backups: string[] = [];
+  const result = await withDatabase(ctx, connectionTarget(ctx), async (db) => {
+    const key = lockKeyFor(new HistoryStore(db.sql, { schema: settings.schema, table: settings.historyTable }).location);
+    await takeLock(db.sql, key, settings.lockTimeout);
+    try {
+      if (restoreOptions.truncate) {
+        const plan = await planRestore(db.sql, backupDir, restoreOptions);
+        const full = plan.tables.filter((t) => t.existingRows > 0);
+        if (full.length > 0) await confirmTruncate(ctx, full.map((t) => `${t.table} (${t.existingRows} rows)`).join(', '));
+      }
+      return await restoreBackup(db.sql, backupDir, {
+        ...restoreOptions,
+        onTable: (t) => out.progress(`restored ${t.table}: ${t.rows.toLocaleString('en-US')} rows`),
+        beforeTruncate: settings.backup ? async (tx, tables) => {
+          const auto = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
+            root: path.resolve(ctx.cwd, settings.backupDir), reason: 'restore_truncate', database: db.redactedUrl,
+          });
+          if (auto.backup) {
+            backups.push(path.relative(ctx.cwd, auto.backup.dir) || auto.backup.dir);
+            out.progress(`backed up what --truncate empties: ${auto.backup.manifest.tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')} to ${backups.at(-1)}`);
+          }
+        } : undefined,
+      });
+    } finally {
+      await releaseLock(db.sql, key).catch(() => undefined);
+    }
+  });
+  if (out.json) {
+    out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset });
+  } else {
+    for (const t of result.tables) out.result(`${t.table}: ${t.rows.toLocaleString('en-US')} rows restored`);
+    if (backups.length > 0) out.result(`emptied tables were backed up first to ${backups.join(', ')}`);
+    out.result(`restore complete: ${result.tables.length} table${result.tables.length === 1 ? '' : 's'} loaded in one transaction${result.sequencesReset ? `, ${result.sequencesReset} sequences reset` : ''}`);
+  }
+  return 0;
+}
+
+/** SPEC §6: --truncate on tables holding rows needs --yes without a terminal; a terminal is asked. */
+async function confirmTruncate(ctx: CommandContext, what: string): Promise<void> {
+  if (!ctx.settings.backup && !ctx.settings.yes) throw new Refused('--no-backup skips the safety backups and needs --yes');
+  if (ctx.settings.yes) return;
+  const message = `--truncate empties ${what}${ctx.settings.backup ? ' (backed up first)' : ' WITHOUT a backup'}`;
+  if (!ctx.interactive) throw new Refused(`refusing to restore with --truncate without confirmation: ${message}`, { hint: 'nothing was changed; rerun with --yes' });
+  if (!(await askYesNo(`${message}. Continue?`))) throw new Refused('cancelled: nothing was changed');
+}

@@ -1,0 +1,168 @@
+/**
+ * SPEC §6 through the CLI: `backup`, `restore`, and the automatic backup before every destructive
+ * step — the promise that nothing is lost.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogSnapshot, historyRows } from '../support/catalog.js';
+import { runCli } from '../support/cli.js';
+import { createDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
+import { tempDir, writeMigrations } from '../support/migrations.js';
+
+let db: TestDatabase;
+beforeAll(async () => { db = await createDatabase(); });
+afterAll(async () => { await dropDatabase(db); });
+
+const rowsOf = async (table: string) => (await db.sql.unsafe(`SELECT * FROM ${table} ORDER BY 1`)).map((r) => ({ ...r }));
+
+describe('migrate backup / restore', () => {
+  const cwd = tempDir('strata-backups-');
+  const cli = (...args: string[]) => runCli(args, { cwd, env: { DATABASE_URL: db.url } });
+
+  beforeAll(async () => {
+    await db.sql.unsafe(`
+      CREATE TABLE "weird""name" (id serial PRIMARY KEY, note text);
+      INSERT INTO "weird""name" (note) VALUES ('a,b'), (NULL), (''), (E'line\\nbreak');
+      CREATE TABLE "Mixed Case" (id int PRIMARY KEY REFERENCES "weird""name" (id), v jsonb);
+      INSERT INTO "Mixed Case" VALUES (1, '{"k": "x,\\"y\\""}');`);
+  });
+
+  it('backs up several tables in one verified directory with SPEC §6 modes and JSON', async () => {
+    const result = await cli('backup', 'weird"name', 'Mixed Case', '--json');
+    expect(result.code).toBe(0);
+    const doc = result.json<{ dir: string; tables: { table: string; rows: number; bytes: number; sha256: string }[] }>();
+    expect(doc.dir).toMatch(/^backups\/\d{8}T\d{6}Z_manual$/);
+    expect(doc.tables.map((t) => [t.table, t.rows])).toEqual([['public."weird""name"', 4], ['public."Mixed Case"', 1]]);
+    const dir = path.join(cwd, doc.dir);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    for (const file of fs.readdirSync(dir)) expect(fs.statSync(path.join(dir, file)).mode & 0o777).toBe(0o600);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { database: string; reason: string; tables: { columns: { name: string; type: string }[] }[] };
+    expect(manifest.database).toMatch(/:\*\*\*@/);
+    expect(manifest.tables[1]!.columns).toEqual([{ name: 'id', type: 'integer' }, { name: 'v', type: 'jsonb' }]);
+  });
+
+  it('treats input that looks like SQL as an unknown table name, never as SQL', async () => {
+    const result = await cli('backup', 'users; drop table x');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('users; drop table x');
+  });
+
+  it('restores into emptied tables, refuses conflicts (exit 1, nothing loaded), and --truncate needs --yes then backs up first', async () => {
+    const made = (await cli('backup', 'weird"name', 'Mixed Case', '--json')).json<{ dir: string }>().dir;
+    const original = { weird: await rowsOf('"weird""name"'), mixed: await rowsOf('"Mixed Case"') };
+
+    const conflict = await cli('restore', made);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/duplicate key|already exist/);
+
+    const refused = await cli('restore', made, '--truncate');
+    expect(refused.code).toBe(6);
+    expect(await rowsOf('"weird""name"')).toEqual(original.weird);
+
+    await db.sql.unsafe('DELETE FROM "Mixed Case"; DELETE FROM "weird""name";');
+    const restored = await cli('restore', made, '--json');
+    expect(restored.code).toBe(0);
+    expect(await rowsOf('"weird""name"')).toEqual(original.weird);
+    expect(await rowsOf('"Mixed Case"')).toEqual(original.mixed);
+    // sequences are moved past the restored values
+    await db.sql.unsafe(`INSERT INTO "weird""name" (note) VALUES ('after restore')`);
+
+    const truncated = await cli('restore', made, '--truncate', '--yes', '--json');
+    expect(truncated.code).toBe(0);
+    const doc = truncated.json<{ backups: string[]; truncated: string[] }>();
+    expect(doc.backups).toHaveLength(1);
+    const safety = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    expect(safety.reason).toBe('restore_truncate');
+    expect(safety.tables.find((t) => t.table === 'public."weird""name"')?.rows).toBe(5);
+    expect(await rowsOf('"weird""name"')).toEqual(original.weird);
+  });
+
+  it('a tampered backup is exit 5 and loads nothing', async () => {
+    const made = (await cli('backup', 'weird"name', '--json')).json<{ dir: string }>().dir;
+    const file = path.join(cwd, made, 'public.weird%22name.csv');
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
+    fs.writeFileSync(file, bytes);
+    await db.sql.unsafe('DELETE FROM "Mixed Case"; DELETE FROM "weird""name";');
+    const result = await cli('restore', made);
+    expect(result.code).toBe(5);
+    expect((await rowsOf('"weird""name"'))).toEqual([]);
+  });
+});
+
+describe('automatic backups before destructive steps', () => {
+  const cwd = tempDir('strata-auto-');
+  const legacy = writeMigrations({
+    '001_legacy': {
+      up: `CREATE TABLE goals (id int PRIMARY KEY, title text);
+CREATE TABLE check_ins (id int PRIMARY KEY, goal_id int REFERENCES goals (id));
+CREATE TABLE audit (id int);
+INSERT INTO goals SELECT g, 'goal ' || g FROM generate_series(1, 7) g;
+INSERT INTO check_ins SELECT g, 1 + g % 7 FROM generate_series(1, 30) g;
+`,
+      down: 'DROP TABLE check_ins, goals, audit;\n',
+    },
+    '002_simplify': {
+      up: '-- the AI-first simplification: these move to the memory service\nDROP TABLE check_ins;\nDROP TABLE goals;\nDROP TABLE audit;\n',
+      down: 'CREATE TABLE goals (id int PRIMARY KEY, title text);\nCREATE TABLE check_ins (id int PRIMARY KEY, goal_id int REFERENCES goals (id));\nCREATE TABLE audit (id int);\n',
+    },
+  });
+  const cli = (...args: string[]) => runCli(['--migrations', legacy, ...args], { cwd, env: { DATABASE_URL: db.url } });
+
+  it('refuses a destructive step without --yes when not on a terminal (exit 6), touching nothing', async () => {
+    expect((await cli('legacy')).code).toBe(0);
+    const before = await catalogSnapshot(db.sql);
+    const result = await cli('up');
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('refusing to run a destructive step without confirmation');
+    expect(result.stderr).toMatch(/public\.check_ins.*public\.goals/);
+    expect(await catalogSnapshot(db.sql)).toBe(before);
+    expect(fs.existsSync(path.join(cwd, 'backups'))).toBe(false);
+    expect((await cli('up', '--no-backup')).code).toBe(6);
+  });
+
+  it('a dry run reports what would be backed up, with row counts, and writes nothing', async () => {
+    const result = await cli('up', '--dry-run', '--json');
+    expect(result.code).toBe(0);
+    const notices = result.json<{ steps: { notices: string[] }[] }>().steps[0]!.notices;
+    expect(notices).toEqual([
+      'would back up public.check_ins (30 rows) before 002_simplify up destroys it',
+      'would back up public.goals (7 rows) before 002_simplify up destroys it',
+    ]);
+    expect(fs.existsSync(path.join(cwd, 'backups'))).toBe(false);
+  });
+
+  it('with --yes, backs up exactly the tables holding rows, in one directory, before dropping them', async () => {
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code).toBe(0);
+    const doc = result.json<{ backups: string[]; applied: string[] }>();
+    expect(doc.applied).toEqual(['002_simplify']);
+    expect(doc.backups).toHaveLength(1);
+    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    expect(manifest.reason).toBe('002_simplify_up');
+    expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.check_ins', 30], ['public.goals', 7]]);
+  });
+
+  it('after rolling back (down recreates the tables), restore brings every row back', async () => {
+    const backups = fs.readdirSync(path.join(cwd, 'backups'));
+    expect(backups).toHaveLength(1);
+    expect((await cli('simplify', '--rollback', '--yes')).code).toBe(0);
+    expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_legacy']);
+    const restored = await cli('restore', path.join('backups', backups[0]!), '--json');
+    expect(restored.code).toBe(0);
+    expect((await db.sql`SELECT count(*)::int AS n FROM goals`)[0]!.n).toBe(7);
+    expect((await db.sql`SELECT count(*)::int AS n FROM check_ins`)[0]!.n).toBe(30);
+    expect((await db.sql`SELECT title FROM goals WHERE id = 3`)[0]!.title).toBe('goal 3');
+  });
+
+  it('a rollback that drops tables with data backs them up too (the common case)', async () => {
+    const result = await cli('legacy', '--rollback', '--yes', '--json');
+    expect(result.code).toBe(0);
+    const doc = result.json<{ reverted: string[]; backups: string[] }>();
+    expect(doc.reverted).toEqual(['001_legacy']);
+    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    expect(manifest.reason).toBe('001_legacy_down');
+    expect(manifest.tables.map((t) => [t.table, t.rows]).sort()).toEqual([['public.check_ins', 30], ['public.goals', 7]]);
+  });
+});
