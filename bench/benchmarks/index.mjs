@@ -1,0 +1,61 @@
+/**
+ * The benchmarks `npm run bench` knows, in run order. Adding one is adding a module here.
+ *
+ * A benchmark module's default export:
+ *
+ *   {
+ *     name: 'apply',                       // what --only selects
+ *     title: 'one line for the table',
+ *     defaults: { rounds: 5, warmup: 1 },  // --rounds / --warmup override them
+ *     async setup(ctx) {                   // once, untimed; return { skip: 'why' } to skip
+ *       return {
+ *         title?,                          // replaces `title` once sizes are known
+ *         subjects: [{                     // run interleaved: round r runs every subject once
+ *           name, note?,
+ *           prepare?(round) → state,       // untimed (e.g. a fresh database)
+ *           run(state, round) → ms | { ms, …other numbers },   // the timed part
+ *           cleanup?(state),               // untimed
+ *         }],
+ *         …anything summarise needs,
+ *       };
+ *     },
+ *     summarise(results, ctx, setup) {     // results: { [subject]: { samples: [{ms, …}], failures } }
+ *       return { columns: [...], cells: { [subject]: [...] }, figures: {…JSON}, targets: [{ name, ok, detail }] };
+ *     },
+ *   }
+ *
+ * `ctx` (see run.mjs): { scale, repo (the checkout), work (a temp dir), server (createDatabase,
+ * dropDatabase, urlFor, query, queryIn, adminUrl, version), peers (dbmate, nodePgMigrate), strata
+ * ({ root, bin, version }: a copy of bin/, dist/ and migrations/ taken at start, so a rebuild during
+ * the run changes nothing; import built modules from `${ctx.strata.root}/dist/…`), psql ({ path,
+ * version }), log, shared (memo across benchmarks), cleanups (pushed fns run at the end) }.
+ * Helpers: lib/measure.mjs (timeProcess, stats, pairedDifference), lib/suite.mjs (the trivial
+ * migrations and the tools), lib/report.mjs (formatting). Numbers beyond `ms` a run
+ * returns (rows/s, peak RSS in MB, …) get their own median/min–max in the JSON.
+ *
+ * Modules are imported lazily: one whose feature is not built yet (its import of ../dist/… fails)
+ * is reported as skipped, and the others run.
+ */
+export const registry = [
+  { name: 'apply', load: () => import('./apply.mjs') },
+  { name: 'status', load: () => import('./status.mjs') },
+  { name: 'rollback', load: () => import('./rollback.mjs') },
+  // Extension points (SPEC §10; each lands with its feature, written against the contract above):
+  // { name: 'backup',   load: () => import('./backup.mjs') },
+  //     `migrate backup` / `migrate restore` vs `psql \copy` on the same 1M-row table (× scale):
+  //     throughput ≥ 0.9× psql's; peak RSS (return { ms, rssMb } from run) under 200 MB at any size.
+  // { name: 'backfill', load: () => import('./backfill.mjs') },
+  //     phases 002–004 on seeded data vs `psql -f` of their SQL: set-based, no per-row round trips.
+  // { name: 'timestamptz', load: () => import('./timestamptz.mjs') },
+  //     011 on a 2M-row table vs the bare ALTER TABLE in psql: ≤ 1.1×, pg_class.relfilenode unchanged.
+  // { name: 'import', load: () => import('./import-profiles.mjs') },
+  //     import-profiles of generated markdown profiles: ≥ 10,000 profiles/s (return { ms, rows }).
+];
+
+/** Work that is planned but has no module yet: listed by `--list` and in the report. */
+export const planned = [
+  { name: 'backup', about: 'backup/restore vs psql \\copy, 1M rows, throughput ≥ 0.9×, RSS < 200 MB', feature: 'dist/backup/index.js' },
+  { name: 'backfill', about: 'backfills of phases 002–004 vs psql -f', feature: 'migrations/002_add_user_tables.js' },
+  { name: 'timestamptz', about: '011 on a 2M-row table vs bare ALTER TABLE, ≤ 1.1×, no rewrite', feature: 'migrations/011_*' },
+  { name: 'import', about: 'import-profiles ≥ 10,000 profiles/s', feature: 'dist/profiles/import.js' },
+];
