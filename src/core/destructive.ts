@@ -69,12 +69,9 @@ async function tablesOfSchemas(sql: Sql, schemas: string[]): Promise<TableRef[]>
   return rows.map((r) => ({ schema: r.schema, name: r.name }));
 }
 
-/** The tables an action destroys, resolved in the catalog as it is now. */
-export async function resolveAffected(sql: Sql, action: DestructiveAction, schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
-  if (isLosslessTypeChange(action)) return [];
-  const refs = action.kind === 'drop_schema' ? await tablesOfSchemas(sql, action.schemas ?? []) : action.tables;
+function dedupe<T extends { schema: string; name: string }>(tables: T[]): T[] {
   const seen = new Set<string>();
-  return (await lookUp(sql, refs, schema)).filter((t) => {
+  return tables.filter((t) => {
     const key = `${t.schema}\0${t.name}`;
     if (seen.has(key)) return false;
     seen.add(key);
@@ -82,16 +79,45 @@ export async function resolveAffected(sql: Sql, action: DestructiveAction, schem
   });
 }
 
-/** Every destructive action of the run with its tables; the first step sees the catalog as it is. */
+/** The table references of each action (DROP SCHEMA expanded to its tables), in two queries at most. */
+async function referencesOf(sql: Sql, actions: DestructiveAction[]): Promise<TableRef[][]> {
+  const schemas = [...new Set(actions.filter((a) => a.kind === 'drop_schema' && !isLosslessTypeChange(a)).flatMap((a) => a.schemas ?? []))];
+  const inSchemas = await tablesOfSchemas(sql, schemas);
+  return actions.map((action) => {
+    if (isLosslessTypeChange(action)) return [];
+    if (action.kind !== 'drop_schema') return action.tables;
+    return inSchemas.filter((t) => action.schemas?.includes(t.schema ?? ''));
+  });
+}
+
+/** The tables each action destroys, resolved in the catalog as it is now (a few queries for all). */
+export async function resolveAffectedAll(sql: Sql, actions: DestructiveAction[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[][]> {
+  const refs = await referencesOf(sql, actions);
+  const flat = await lookUp(sql, refs.flat(), schema);
+  let offset = 0;
+  return refs.map((list) => {
+    const tables = flat.slice(offset, offset + list.length);
+    offset += list.length;
+    return dedupe(tables);
+  });
+}
+
+/** The tables an action destroys, resolved in the catalog as it is now. */
+export async function resolveAffected(sql: Sql, action: DestructiveAction, schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
+  return (await resolveAffectedAll(sql, [action], schema))[0] ?? [];
+}
+
+/** Every destructive action of the run with its tables; one catalog pass for the whole run. */
 export async function assessDestructive(sql: Sql, steps: PreparedStep[], schema: string): Promise<DestructiveFinding[]> {
-  const findings: DestructiveFinding[] = [];
-  for (const [index, step] of steps.entries()) {
-    for (const action of step.destructive) {
-      const tables = (await resolveAffected(sql, action, schema)).map((t) => ({ ...t, mayHoldRowsLater: !t.exists && index > 0 }));
-      findings.push({ step: step.name, direction: step.direction, action, tables });
-    }
-  }
-  return findings;
+  const pairs = steps.flatMap((step, index) => step.destructive.map((action) => ({ step, index, action })));
+  if (pairs.length === 0) return [];
+  const resolved = await resolveAffectedAll(sql, pairs.map((p) => p.action), schema);
+  return pairs.map(({ step, index, action }, i) => ({
+    step: step.name,
+    direction: step.direction,
+    action,
+    tables: resolved[i]!.map((t) => ({ ...t, mayHoldRowsLater: !t.exists && index > 0 })),
+  }));
 }
 
 /** Tables whose rows the run may destroy: those are what confirmation is about. */

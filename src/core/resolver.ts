@@ -6,7 +6,7 @@
  * skipped: a typo must not make a migration disappear from a deploy.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -51,23 +51,10 @@ export function parseMigrationName(name: string): { number: string; phase: strin
   return match ? { number: match[1]!, phase: match[2]! } : undefined;
 }
 
-async function readIfPresent(file: string, root: string): Promise<SqlSource | undefined> {
-  let text: string;
-  try {
-    const stat = await fs.lstat(file);
-    if (stat.isSymbolicLink()) await assertInside(file, root);
-    if ((await fs.stat(file)).isDirectory()) throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return { path: file, displayPath: path.relative(root, file), text };
-}
-
 /** Symlinks must stay inside the migrations directory (a link to /etc is not a migration). */
-async function assertInside(entry: string, root: string): Promise<void> {
-  const [real, realRoot] = await Promise.all([fs.realpath(entry), fs.realpath(root)]);
+function assertInside(entry: string, root: string): void {
+  const real = fs.realpathSync(entry);
+  const realRoot = fs.realpathSync(root);
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
     throw new UsageError(`${path.relative(root, entry)} is a symbolic link pointing outside the migrations directory (${real})`);
   }
@@ -77,32 +64,57 @@ function invalidName(entry: string, hint: string): UsageError {
   return new UsageError(`invalid migration name "${entry}"`, { hint });
 }
 
-async function resolveEntry(root: string, entry: string): Promise<ResolvedMigration | undefined> {
+/** Reads one SQL file of a migration directory (checked: a file, inside the root). */
+function readSource(file: string, root: string): SqlSource {
+  if (fs.lstatSync(file).isSymbolicLink()) assertInside(file, root);
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
+  return { path: file, displayPath: path.relative(root, file), text: fs.readFileSync(file, 'utf8') };
+}
+
+/**
+ * `down` and `verify` are read on first use: `status` and `up` over hundreds of migrations read
+ * one file each. Their presence is known from the directory listing, so `selectDown` can still
+ * refuse an irreversible rollback before anything runs.
+ */
+function lazySource(target: ResolvedMigration, key: 'down' | 'verify', file: string, root: string): void {
+  let cached: SqlSource | undefined;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => (cached ??= readSource(file, root)),
+  });
+}
+
+function resolveDirectory(root: string, entry: string, full: string): ResolvedMigration {
+  const parsed = parseMigrationName(entry);
+  if (!parsed) {
+    throw invalidName(entry, 'a migration directory is named NNN_name: three or more digits, then lowercase letters, digits and _');
+  }
+  const files = new Set(fs.readdirSync(full));
+  if (!files.has('up.sql')) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
+  const up = readSource(path.join(full, 'up.sql'), root);
+  const migration: ResolvedMigration = { name: entry, ...parsed, kind: 'sql', path: full, checksum: checksumOf(up.text), up };
+  for (const key of ['down', 'verify'] as const) {
+    const file = path.join(full, `${key}.sql`);
+    if (!files.has(`${key}.sql`)) continue;
+    // A link that escapes the directory is refused now, not when the rollback finally needs it.
+    if (fs.lstatSync(file).isSymbolicLink()) assertInside(file, root);
+    lazySource(migration, key, file, root);
+  }
+  return migration;
+}
+
+function resolveEntry(root: string, dirent: fs.Dirent): ResolvedMigration | undefined {
+  const entry = dirent.name;
   if (entry.startsWith('.')) return undefined;
   const full = path.join(root, entry);
-  const lstat = await fs.lstat(full);
-  if (lstat.isSymbolicLink()) await assertInside(full, root);
-  const isDir = lstat.isSymbolicLink() ? (await fs.stat(full)).isDirectory() : lstat.isDirectory();
-  if (isDir) {
-    const parsed = parseMigrationName(entry);
-    if (!parsed) {
-      throw invalidName(entry, 'a migration directory is named NNN_name: three or more digits, then lowercase letters, digits and _');
-    }
-    const up = await readIfPresent(path.join(full, 'up.sql'), root);
-    if (!up) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
-    const [down, verify] = await Promise.all([
-      readIfPresent(path.join(full, 'down.sql'), root),
-      readIfPresent(path.join(full, 'verify.sql'), root),
-    ]);
-    return {
-      name: entry, ...parsed, kind: 'sql', path: full, checksum: checksumOf(up.text),
-      up, ...(down ? { down } : {}), ...(verify ? { verify } : {}),
-    };
-  }
+  if (dirent.isSymbolicLink()) assertInside(full, root);
+  const isDir = dirent.isSymbolicLink() ? fs.statSync(full).isDirectory() : dirent.isDirectory();
+  if (isDir) return resolveDirectory(root, entry, full);
   if (entry.endsWith('.d.ts')) return undefined;
   const module = MODULE.exec(entry);
   if (module) {
-    const text = await fs.readFile(full, 'utf8');
+    const text = fs.readFileSync(full, 'utf8');
     return { name: `${module[1]}_${module[2]}`, number: module[1]!, phase: module[2]!, kind: 'module', path: full, checksum: checksumOf(text) };
   }
   if (/^\d/.test(entry) || entry.endsWith('.sql')) {
@@ -113,18 +125,21 @@ async function resolveEntry(root: string, entry: string): Promise<ResolvedMigrat
   return undefined; // README.md and other non-migration files
 }
 
-/** Reads a migrations directory: every migration, ordered by number; duplicates are an error (exit 2). */
+/**
+ * Reads a migrations directory: every migration, ordered by number; duplicates are an error (exit 2).
+ * Synchronous on purpose: a few hundred small files read in a loop cost a few milliseconds, where
+ * the same work through the thread pool (about a dozen async calls per migration) cost ~100 ms.
+ */
 export async function resolveMigrations(dir: string): Promise<ResolvedMigration[]> {
-  let entries: string[];
+  let entries: fs.Dirent[];
   try {
-    entries = await fs.readdir(dir);
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new UsageError(`migrations directory ${dir} does not exist`);
     throw error;
   }
-  const resolved = (await Promise.all(entries.map((entry) => resolveEntry(dir, entry))))
-    .filter((m): m is ResolvedMigration => m !== undefined);
+  const resolved = entries.map((dirent) => resolveEntry(dir, dirent)).filter((m): m is ResolvedMigration => m !== undefined);
   resolved.sort(compareMigrations);
   assertUnique(resolved, dir);
   return resolved;

@@ -3,6 +3,7 @@
  * on confirmation, then execute them with umzug v3 as the loop (our storage, our migrations, our
  * executor). Returns the SPEC's JSON shape; the CLI renders it.
  */
+import { createRequire } from 'node:module';
 import type { Database } from '../db/connect.js';
 import { Refused, StrataError } from '../errors.js';
 import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
@@ -13,6 +14,19 @@ import { migrationStatus, selectDown, selectUp } from './plan.js';
 import type { ResolvedMigration } from './resolver.js';
 import { prepareSteps, type PreparedStep } from './steps.js';
 import type { Direction, Logger } from './types.js';
+
+/**
+ * umzug without its command-line front end (dist/vendor/umzug.cjs, built by scripts/bundle-vendor.mjs):
+ * the package's own entry loads @rushstack/ts-command-line and costs 140–220 ms per run. Running
+ * from the TypeScript sources (tests of core modules), the package itself is used.
+ */
+async function loadUmzug(): Promise<typeof import('umzug')> {
+  try {
+    return createRequire(import.meta.url)('../vendor/umzug.cjs') as typeof import('umzug');
+  } catch {
+    return import('umzug');
+  }
+}
 
 /** Default statement_timeout of dry runs (SPEC §7). */
 export const DRY_RUN_STATEMENT_TIMEOUT_MS = 60_000;
@@ -93,6 +107,8 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
   const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
   const key = lockKeyFor(history.location);
   const result = emptyResult(request);
+  // Compile the SQL parser (WASM) while we wait for the lock and history; errors surface in prepareSteps.
+  if (migrations.some((m) => m.kind === 'sql')) void import('../sql/parser.js').then((p) => p.loadSqlParser()).catch(() => undefined);
   await takeLock(db.sql, key, request.lockTimeoutMs);
   let inDryRunTransaction = false;
   try {
@@ -148,7 +164,7 @@ async function executeSteps(db: Database, history: HistoryStore, steps: Prepared
     (step.direction === 'up' ? result.applied : result.reverted).push(step.name);
     deps.onStepEnd?.(report);
   };
-  const { Umzug } = await import('umzug');
+  const { Umzug } = await loadUmzug();
   const umzug = new Umzug({
     migrations: steps.map((s) => ({ name: s.name, path: s.migration.path, up: () => run(s.name), down: () => run(s.name) })),
     storage: history,
