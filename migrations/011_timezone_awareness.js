@@ -82,9 +82,12 @@ export async function resolveZone(ctx) {
   const rows = await ctx.sql`SELECT name FROM pg_timezone_names WHERE lower(name) = lower(${given}) ORDER BY name`;
   const exact = rows.find((r) => r.name === given) ?? rows[0];
   if (!exact) {
-    throw new Error(
+    const error = new Error(
       `--assume-timezone ${JSON.stringify(given)} is not a time zone PostgreSQL knows (see pg_timezone_names; e.g. UTC, Europe/London): nothing was changed`,
     );
+    // A bad argument: strata turns an error with exitCode 2 into a usage error (exit 2).
+    Object.assign(error, { exitCode: 2 });
+    throw error;
   }
   /** @type {string} */
   const name = exact.name;
@@ -157,6 +160,7 @@ async function timestampColumns(ctx, type) {
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE n.nspname = ${ctx.schema} AND c.relkind IN ('r', 'p') AND c.relname <> ${RECORD_TABLE}
+      AND c.relname <> ${ctx.options.historyTable ?? 'schema_migrations'}
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attinhcount = 0
       AND a.atttypid = ${typeName}::regtype
       AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')

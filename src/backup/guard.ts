@@ -6,16 +6,14 @@
  * Lock and backup errors propagate unchanged, so the runner's lock-timeout retry sees them.
  */
 import path from 'node:path';
-import { resolveAffected } from '../core/destructive.js';
+import { resolveAffectedAll } from '../core/destructive.js';
 import type { DestructiveGuard } from '../core/execute.js';
 import type { PreparedStep } from '../core/steps.js';
 import type { Logger } from '../core/types.js';
 import { quoteQualified } from '../db/quote.js';
 import type { DestructiveAction } from '../sql/destructive.js';
-import { backupInTransaction } from './backup.js';
 import type { AnySql } from './copy.js';
 import { displayName } from './names.js';
-import { countRows } from './restore-catalog.js';
 
 /** Settings of the automatic backups of a run. */
 export interface GuardOptions {
@@ -38,6 +36,8 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
     async protect(tx, step, actions, covered) {
       const tables = await uncoveredTables(tx, actions, schema, covered);
       if (tables.length === 0) return [];
+      // Loaded only when something must be backed up: the engine (and zod) cost ~40 ms to import.
+      const { backupInTransaction } = await import('./backup.js');
       // SPEC §6: locked before the copy, so no row can arrive between the backup and the drop.
       await tx.unsafe(`LOCK TABLE ${tables.map((t) => quoteQualified(t.schema, t.name)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
       const { backup } = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
@@ -51,6 +51,7 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
     },
     async rehearse(tx, step, actions, covered) {
       const lines: string[] = [];
+      const { countRows } = await import('./restore-catalog.js');
       for (const table of await uncoveredTables(tx, actions, schema, covered)) {
         const rows = await countRows(tx as AnySql, table);
         if (rows === 0) continue;
@@ -65,8 +66,8 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
 async function uncoveredTables(tx: Parameters<DestructiveGuard['protect']>[0], actions: DestructiveAction[], schema: string, covered: Set<string>) {
   const seen = new Set<string>();
   const tables = [];
-  for (const action of actions) {
-    for (const t of await resolveAffected(tx, action, schema)) {
+  for (const affected of await resolveAffectedAll(tx, actions, schema)) {
+    for (const t of affected) {
       const key = `${t.schema}.${t.name}`;
       if (!t.exists || covered.has(key) || seen.has(key)) continue;
       seen.add(key);

@@ -109,6 +109,12 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     .option('--truncate', 'empty the tables first (backed up and confirmed first)')
     .description('verify a backup against its manifest, then load it in one transaction')
     .action(action(() => import('./commands/restore.js'), (a) => [a[0], a[1]]));
+  program.command('import-profiles').argument('<dir>', 'DIR/<user>/profile.md, preferences.md, patterns.md')
+    .option('--verify', 'compare the files with the database instead of writing (exit 1 on differences)')
+    .option('--create-users', 'create unknown users with the 002 id mapping')
+    .option('--skip-invalid', 'import the valid users and list the rest')
+    .description('import markdown profiles into user_profiles (all validated before anything is written)')
+    .action(action(() => import('./commands/import-profiles.js'), (a) => [a[0], a[1]]));
   program.command('demo').option('--users <n>', 'sample users to generate', '200')
     .description('the coaching schema story on a demo database: load MVP data, rehearse, apply, verify, roll back, re-apply')
     .action(action(() => import('./commands/demo.js'), (a) => [a[0]]));

@@ -88,5 +88,5 @@ export function parseGlobalOptions(raw: Record<string, unknown>, env: NodeJS.Pro
 
 /** Options a module may read through ctx.options. */
 export function moduleOptions(settings: GlobalSettings): Record<string, string | undefined> {
-  return { assumeTimezone: settings.assumeTimezone };
+  return { assumeTimezone: settings.assumeTimezone, historyTable: settings.historyTable };
 }

@@ -52,9 +52,20 @@ export function statementFailure(step: PreparedStep, stmt: SqlStatement | undefi
   return new MigrationFailed(`${where}: ${pgMessage(pg)}`, { ...(hint ? { hint } : {}), cause: error });
 }
 
-/** A module migration threw (a PostgreSQL error or its own). */
+/**
+ * A module migration threw (a PostgreSQL error or its own). A module cannot import strata's error
+ * classes reliably (it may live anywhere), so an error carrying a numeric `exitCode` of SPEC §5
+ * (e.g. 2 for a bad `--assume-timezone`) keeps that code.
+ */
 export function moduleFailure(step: PreparedStep, error: unknown, extraHint?: string): StrataError {
   if (error instanceof StrataError) return error;
+  const declared = (error as { exitCode?: unknown } | undefined)?.exitCode;
+  if (typeof declared === 'number' && [1, 2, 5, 6].includes(declared) && error instanceof Error) {
+    const hint = (error as { hint?: unknown }).hint;
+    return new StrataError(`${step.migration.path.split(/[\\/]/).pop()}: ${error.message}`, {
+      exitCode: declared as 1 | 2 | 5 | 6, ...(typeof hint === 'string' ? { hint } : {}), cause: error,
+    });
+  }
   if (isConnectionLost(error)) return connectionLost(step, error);
   const pg = (error ?? {}) as PgErrorFields;
   const file = step.migration.path.split(/[\\/]/).pop();

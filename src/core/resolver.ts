@@ -65,9 +65,13 @@ function invalidName(entry: string, hint: string): UsageError {
 }
 
 /** Reads one SQL file of a migration directory (checked: a file, inside the root). */
-function readSource(file: string, root: string): SqlSource {
-  if (fs.lstatSync(file).isSymbolicLink()) assertInside(file, root);
-  if (fs.statSync(file).isDirectory()) throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
+function readSource(file: string, root: string, dirent?: fs.Dirent): SqlSource {
+  // The directory listing already says what the entry is; only links need a second look.
+  const isLink = dirent ? dirent.isSymbolicLink() : fs.lstatSync(file).isSymbolicLink();
+  if (isLink) assertInside(file, root);
+  if (dirent && !isLink ? dirent.isDirectory() : fs.statSync(file).isDirectory()) {
+    throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
+  }
   return { path: file, displayPath: path.relative(root, file), text: fs.readFileSync(file, 'utf8') };
 }
 
@@ -76,12 +80,12 @@ function readSource(file: string, root: string): SqlSource {
  * one file each. Their presence is known from the directory listing, so `selectDown` can still
  * refuse an irreversible rollback before anything runs.
  */
-function lazySource(target: ResolvedMigration, key: 'down' | 'verify', file: string, root: string): void {
+function lazySource(target: ResolvedMigration, key: 'down' | 'verify', file: string, root: string, dirent: fs.Dirent): void {
   let cached: SqlSource | undefined;
   Object.defineProperty(target, key, {
     enumerable: true,
     configurable: true,
-    get: () => (cached ??= readSource(file, root)),
+    get: () => (cached ??= readSource(file, root, dirent)),
   });
 }
 
@@ -90,16 +94,18 @@ function resolveDirectory(root: string, entry: string, full: string): ResolvedMi
   if (!parsed) {
     throw invalidName(entry, 'a migration directory is named NNN_name: three or more digits, then lowercase letters, digits and _');
   }
-  const files = new Set(fs.readdirSync(full));
-  if (!files.has('up.sql')) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
-  const up = readSource(path.join(full, 'up.sql'), root);
+  const files = new Map(fs.readdirSync(full, { withFileTypes: true }).map((d) => [d.name, d]));
+  const upEntry = files.get('up.sql');
+  if (!upEntry) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
+  const up = readSource(path.join(full, 'up.sql'), root, upEntry);
   const migration: ResolvedMigration = { name: entry, ...parsed, kind: 'sql', path: full, checksum: checksumOf(up.text), up };
   for (const key of ['down', 'verify'] as const) {
+    const dirent = files.get(`${key}.sql`);
+    if (!dirent) continue;
     const file = path.join(full, `${key}.sql`);
-    if (!files.has(`${key}.sql`)) continue;
     // A link that escapes the directory is refused now, not when the rollback finally needs it.
-    if (fs.lstatSync(file).isSymbolicLink()) assertInside(file, root);
-    lazySource(migration, key, file, root);
+    if (dirent.isSymbolicLink()) assertInside(file, root);
+    lazySource(migration, key, file, root, dirent);
   }
   return migration;
 }

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { Sql } from '../db/connect.js';
 import { UsageError } from '../errors.js';
 import type { DestructiveAction, TableRef } from '../sql/destructive.js';
+import { moduleFailure } from './failure.js';
 import type { SqlStatement } from '../sql/statements.js';
 import type { StatusEntry } from './plan.js';
 import type { ResolvedMigration, SqlSource } from './resolver.js';
@@ -106,7 +107,12 @@ async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigratio
   const destructive: DestructiveAction[] = [];
   if (typeof module.destroys === 'function') {
     const ctx: MigrationContext = { sql: context.sql, direction, dryRun: context.dryRun, schema: context.schema, log: context.log, options: context.options };
-    const tables = toTableRefs(await module.destroys(ctx));
+    let tables: TableRef[];
+    try {
+      tables = toTableRefs(await module.destroys(ctx));
+    } catch (error) {
+      throw moduleFailure({ name: migration.name, direction, migration, entry, transactional: true, statements: [], destructive: [] }, error);
+    }
     if (tables.length > 0) {
       destructive.push({
         statementIndex: -1, line: 0, kind: 'drop_table', tables,

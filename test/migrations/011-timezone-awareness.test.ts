@@ -369,7 +369,7 @@ describe('011_timezone_awareness with --assume-timezone, and what it refuses', (
 
   it('refuses an unknown zone before anything of the run is applied', async () => {
     const result = await cli('up', '--assume-timezone', 'Mars/Olympus');
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('--assume-timezone "Mars/Olympus" is not a time zone PostgreSQL knows');
     expect(await history()).toEqual([]);
     const [t] = await sql`SELECT to_regclass('events') IS NULL AS gone`;
