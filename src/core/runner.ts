@@ -4,6 +4,7 @@
  * executor). Returns the SPEC's JSON shape; the CLI renders it.
  */
 import { createRequire } from 'node:module';
+import type * as UmzugModule from 'umzug';
 import type { Database } from '../db/connect.js';
 import { Refused, StrataError } from '../errors.js';
 import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
@@ -20,9 +21,9 @@ import type { Direction, Logger } from './types.js';
  * the package's own entry loads @rushstack/ts-command-line and costs 140–220 ms per run. Running
  * from the TypeScript sources (tests of core modules), the package itself is used.
  */
-async function loadUmzug(): Promise<typeof import('umzug')> {
+async function loadUmzug(): Promise<typeof UmzugModule> {
   try {
-    return createRequire(import.meta.url)('../vendor/umzug.cjs') as typeof import('umzug');
+    return createRequire(import.meta.url)('../vendor/umzug.cjs') as typeof UmzugModule;
   } catch {
     return import('umzug');
   }
