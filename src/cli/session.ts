@@ -32,6 +32,17 @@ export function connectionTarget(ctx: CommandContext): ConnectionTarget {
   return resolveConnection({ databaseUrl: ctx.settings.databaseUrl, embedded: ctx.settings.embedded, interactive: ctx.interactive }, ctx.env);
 }
 
+/**
+ * The server the user named explicitly (flag, DATABASE_URL, libpq variables), if any — never the
+ * embedded default. For commands that work without one (`plan` offline, `check` on its own server).
+ */
+export function givenServer(ctx: CommandContext): Extract<ConnectionTarget, { kind: 'server' }> | undefined {
+  const { databaseUrl } = ctx.settings;
+  if (!databaseUrl && !ctx.env.DATABASE_URL && !ctx.env.PGHOST && !ctx.env.PGDATABASE) return undefined;
+  const target = resolveConnection({ databaseUrl, embedded: false, interactive: false }, ctx.env);
+  return target.kind === 'server' ? target : undefined;
+}
+
 /** The migrations directory and whether it is the bundled set. */
 export interface MigrationsSource {
   dir: string;

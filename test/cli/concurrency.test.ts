@@ -6,17 +6,8 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { historyRows } from '../support/catalog.js';
 import { runCli, startCli } from '../support/cli.js';
-import { createDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
+import { withTestDatabase } from '../support/database.js';
 import { writeMigrations } from '../support/migrations.js';
-
-async function withDb<T>(fn: (db: TestDatabase) => Promise<T>): Promise<T> {
-  const db = await createDatabase();
-  try {
-    return await fn(db);
-  } finally {
-    await dropDatabase(db);
-  }
-}
 
 const slowSet = () => writeMigrations({
   '001_slow': { up: 'CREATE TABLE slow (id int);\nSELECT pg_sleep(1.5);\n', down: 'DROP TABLE slow;' },
@@ -24,7 +15,7 @@ const slowSet = () => writeMigrations({
 });
 
 describe('two deploys at once', () => {
-  it('apply each migration exactly once; the second waits and finds nothing to do', () => withDb(async (db) => {
+  it('apply each migration exactly once; the second waits and finds nothing to do', () => withTestDatabase(async (db) => {
     const dir = slowSet();
     const env = { DATABASE_URL: db.url };
     const [a, b] = await Promise.all([
@@ -39,7 +30,7 @@ describe('two deploys at once', () => {
     expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_slow', '002_counted']);
   }));
 
-  it('with a short --lock-timeout the loser exits 4 saying who holds the lock', () => withDb(async (db) => {
+  it('with a short --lock-timeout the loser exits 4 saying who holds the lock', () => withTestDatabase(async (db) => {
     const dir = slowSet();
     const env = { DATABASE_URL: db.url };
     const first = startCli(['--migrations', dir, 'up'], { env });
@@ -65,7 +56,7 @@ describe('--ddl-lock-timeout and --retries', () => {
     '002_alter': { up: 'ALTER TABLE busy ADD COLUMN note text;\n', down: 'ALTER TABLE busy DROP COLUMN note;' },
   });
 
-  it('a migration queued behind a long transaction fails fast, retries with backoff, and succeeds once the lock is gone', () => withDb(async (db) => {
+  it('a migration queued behind a long transaction fails fast, retries with backoff, and succeeds once the lock is gone', () => withTestDatabase(async (db) => {
     const dir = tableSet();
     const env = { DATABASE_URL: db.url };
     expect((await runCli(['--migrations', dir, 'table'], { env })).code).toBe(0);
@@ -87,7 +78,7 @@ describe('--ddl-lock-timeout and --retries', () => {
     expect(columns.map((c) => c.column_name)).toEqual(['id', 'note']);
   }));
 
-  it('when the retries run out it fails with exit 1 and nothing applied', () => withDb(async (db) => {
+  it('when the retries run out it fails with exit 1 and nothing applied', () => withTestDatabase(async (db) => {
     const dir = tableSet();
     const env = { DATABASE_URL: db.url };
     expect((await runCli(['--migrations', dir, 'table'], { env })).code).toBe(0);

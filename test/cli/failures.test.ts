@@ -7,23 +7,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogSnapshot, historyRows } from '../support/catalog.js';
 import { runCli } from '../support/cli.js';
-import { createDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
+import { withTestDatabase, type TestDatabase } from '../support/database.js';
 import { writeMigrations } from '../support/migrations.js';
-
-async function withDb<T>(fn: (db: TestDatabase) => Promise<T>): Promise<T> {
-  const db = await createDatabase();
-  try {
-    return await fn(db);
-  } finally {
-    await dropDatabase(db);
-  }
-}
 
 const cliFor = (db: TestDatabase, dir: string) => (...args: string[]) =>
   runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: db.url } });
 
 describe('a migration that fails halfway', () => {
-  it('rolls that migration back completely, keeps earlier ones, and names file and line', () => withDb(async (db) => {
+  it('rolls that migration back completely, keeps earlier ones, and names file and line', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({
       '001_ok': { up: 'CREATE TABLE kept (id int);\n', down: 'DROP TABLE kept;' },
       '002_broken': { up: 'CREATE TABLE half_a (id int);\nINSERT INTO half_a VALUES (1);\n\nCREATE TABLE half_b (id int);\nINSERT INTO half_b\n  SELECT id FROM no_such_table;\n', down: 'SELECT 1;' },
@@ -45,7 +36,7 @@ describe('a migration that fails halfway', () => {
     expect(doc.applied).toEqual([]);
   }));
 
-  it('an error without a position points at the statement\'s first line', () => withDb(async (db) => {
+  it('an error without a position points at the statement\'s first line', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({ '001_dup': { up: 'CREATE TABLE u (id int PRIMARY KEY);\n\nINSERT INTO u VALUES (1),\n  (1);\n' } });
     const result = await cliFor(db, dir)('up');
     expect(result.code).toBe(1);
@@ -55,7 +46,7 @@ describe('a migration that fails halfway', () => {
 });
 
 describe('drift', () => {
-  it('an edited applied migration shows as changed and blocks up (exit 5) unless --allow-changed', () => withDb(async (db) => {
+  it('an edited applied migration shows as changed and blocks up (exit 5) unless --allow-changed', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\n' }, '002_b': { up: 'CREATE TABLE b (id int);\n' } });
     const cli = cliFor(db, dir);
     expect((await cli('a')).code).toBe(0);
@@ -75,7 +66,7 @@ describe('drift', () => {
     expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_a', '002_b']);
   }));
 
-  it('a CRLF-only edit is not a change (checksum normalises line endings)', () => withDb(async (db) => {
+  it('a CRLF-only edit is not a change (checksum normalises line endings)', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\nSELECT 1;\n' } });
     const cli = cliFor(db, dir);
     expect((await cli('up')).code).toBe(0);
@@ -83,7 +74,7 @@ describe('drift', () => {
     expect((await cli('up')).code).toBe(0);
   }));
 
-  it('an applied migration whose files are gone shows as missing and blocks up', () => withDb(async (db) => {
+  it('an applied migration whose files are gone shows as missing and blocks up', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\n' }, '002_b': { up: 'SELECT 1;\n' } });
     const cli = cliFor(db, dir);
     expect((await cli('up')).code).toBe(0);
@@ -94,7 +85,7 @@ describe('drift', () => {
 });
 
 describe('no-transaction migrations', () => {
-  it('a failure is recorded as failed, blocks up with exit 5 until repair lists the leftovers and resolves it', () => withDb(async (db) => {
+  it('a failure is recorded as failed, blocks up with exit 5 until repair lists the leftovers and resolves it', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({
       '001_table': { up: "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1), (2);\n" },
       '002_index': { up: '-- strata: no-transaction\nCREATE TABLE t_log (id int);\nCREATE UNIQUE INDEX CONCURRENTLY t_v ON t (v);\n', down: '-- strata: no-transaction\nDROP INDEX CONCURRENTLY t_v;\nDROP TABLE t_log;\n' },
@@ -130,7 +121,7 @@ describe('no-transaction migrations', () => {
     expect((await db.sql`SELECT to_regclass('t_v') AS t`)[0]!.t).toBeNull();
   }));
 
-  it('a statement that cannot run in a transaction, in a transactional file, is exit 2 before anything runs', () => withDb(async (db) => {
+  it('a statement that cannot run in a transaction, in a transactional file, is exit 2 before anything runs', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({
       '001_a': { up: 'CREATE TABLE a (id int);\n' },
       '002_b': { up: 'CREATE TABLE b (id int);\nCREATE INDEX CONCURRENTLY b_id ON b (id);\n' },
@@ -147,7 +138,7 @@ describe('no-transaction migrations', () => {
 });
 
 describe('refusals before anything runs', () => {
-  it('rolling back an irreversible migration is exit 1 and touches nothing', () => withDb(async (db) => {
+  it('rolling back an irreversible migration is exit 1 and touches nothing', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({ '001_a': { up: 'CREATE TABLE a (id int);\n', down: 'DROP TABLE a;\n' }, '002_b': { up: 'CREATE TABLE b (id int);\n' } });
     const cli = cliFor(db, dir);
     expect((await cli('up')).code).toBe(0);
@@ -157,7 +148,7 @@ describe('refusals before anything runs', () => {
     expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_a', '002_b']);
   }));
 
-  it('invalid migrations directories are exit 2 naming the files', () => withDb(async (db) => {
+  it('invalid migrations directories are exit 2 naming the files', () => withTestDatabase(async (db) => {
     const dup = writeMigrations({ '001_a': { up: 'SELECT 1;' }, '001_b': { up: 'SELECT 1;' } });
     const result = await cliFor(db, dup)('status');
     expect(result.code).toBe(2);

@@ -62,3 +62,13 @@ export function useDatabase(prefix?: string): { readonly current: TestDatabase }
     },
   };
 }
+
+/** Runs `fn` with a database of its own, dropped afterwards whatever happens. */
+export async function withTestDatabase<T>(fn: (db: TestDatabase) => Promise<T>): Promise<T> {
+  const db = await createDatabase();
+  try {
+    return await fn(db);
+  } finally {
+    await dropDatabase(db);
+  }
+}

@@ -4,20 +4,15 @@
  */
 import { checkMigrations } from '../../core/check.js';
 import { createThrowawayDatabase, startEphemeralServer, type Throwaway } from '../../db/throwaway.js';
-import { openDatabase, resolveConnection } from '../../db/connect.js';
+import { openDatabase } from '../../db/connect.js';
 import { moduleOptions } from '../options.js';
-import { migrationsSource, type CommandContext } from '../session.js';
+import { givenServer, migrationsSource, type CommandContext } from '../session.js';
 
 export async function run(ctx: CommandContext, target: string | undefined): Promise<number> {
   const { settings, out } = ctx;
-  let given;
-  try {
-    given = resolveConnection({ databaseUrl: settings.databaseUrl, embedded: false, interactive: false }, ctx.env);
-  } catch {
-    given = undefined; // no server: an ephemeral one
-  }
+  const given = givenServer(ctx); // none given: an ephemeral server of its own
   const source = await migrationsSource(ctx, given ?? { kind: 'embedded' });
-  const throwaway: Throwaway = given?.kind === 'server'
+  const throwaway: Throwaway = given
     ? await createThrowawayDatabase(given.parts, settings.connectTimeout)
     : await startEphemeralServer(ctx.env, (line) => out.progress(line));
   out.addSecret(throwaway.parts.password);

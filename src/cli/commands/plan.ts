@@ -6,8 +6,7 @@
 import { HistoryStore } from '../../core/history.js';
 import { migrationStatus, selectDown, selectUp, type StatusEntry } from '../../core/plan.js';
 import type { ResolvedMigration } from '../../core/resolver.js';
-import { resolveConnection } from '../../db/connect.js';
-import { migrationsSource, withDatabase, type CommandContext } from '../session.js';
+import { givenServer, migrationsSource, withDatabase, type CommandContext } from '../session.js';
 
 interface PlannedStepView {
   name: string;
@@ -28,14 +27,9 @@ async function stepView(entry: StatusEntry, direction: 'up' | 'down'): Promise<P
 
 export async function run(ctx: CommandContext, target: string | undefined): Promise<number> {
   const { settings, out } = ctx;
-  let connection;
-  try {
-    connection = resolveConnection({ databaseUrl: settings.databaseUrl, embedded: false, interactive: false }, ctx.env);
-  } catch {
-    connection = undefined; // no database given: plan offline
-  }
+  const connection = givenServer(ctx); // none given: plan offline
   const source = await migrationsSource(ctx, connection ?? (settings.embedded ? { kind: 'embedded' } : undefined));
-  const rows = connection?.kind === 'server'
+  const rows = connection !== undefined
     ? await withDatabase(ctx, connection, (db) => new HistoryStore(db.sql, { schema: settings.schema, table: settings.historyTable }).load())
     : [];
   const entries = migrationStatus(source.migrations, rows);
@@ -45,10 +39,10 @@ export async function run(ctx: CommandContext, target: string | undefined): Prom
     : selectDown(entries, target, { allowChanged: true });
   const steps = await Promise.all(selection.steps.map((e) => stepView(e, direction)));
   if (out.json) {
-    out.document({ connected: connection?.kind === 'server', direction, steps, warnings: selection.warnings });
+    out.document({ connected: connection !== undefined, direction, steps, warnings: selection.warnings });
     return 0;
   }
-  if (connection?.kind !== 'server') out.progress('not connected: planning from an empty history (pass --database-url to plan against a database)');
+  if (connection === undefined) out.progress('not connected: planning from an empty history (pass --database-url to plan against a database)');
   if (steps.length === 0) out.result(direction === 'up' ? 'nothing to apply' : 'nothing to revert');
   for (const [i, step] of steps.entries()) {
     out.result(out.paint.bold(`${i + 1}. ${step.name} (${direction}${step.transactional ? '' : ', no-transaction'}) — ${step.file}`));
