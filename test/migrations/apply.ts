@@ -1,10 +1,19 @@
 /**
- * A stand-in for the runner while it is being written: runs one step of a bundled migration (SQL
- * directory or JS module) in its own transaction, and its checks. The lead switches these tests to
- * the real runner later.
+ * Runs steps of the bundled migrations through the real runner, and their checks on any connection
+ * or transaction (so crafted violations can be rolled back).
  */
 import fs from 'node:fs';
-import postgres from 'postgres';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type postgres from 'postgres';
+import { createBackupGuard } from '../../src/backup/guard.js';
+import { resolveMigrations } from '../../src/core/resolver.js';
+import { runMigrations } from '../../src/core/runner.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { parseDatabaseUrl } from '../../src/db/url.js';
+import { parseChecks } from '../../src/sql/checks.js';
+import { loadSqlParser } from '../../src/sql/parser.js';
 import type { Direction, MigrationContext, MigrationModule, ModuleCheckResult } from '../../src/core/types.js';
 import type { Sql } from '../../src/db/connect.js';
 
@@ -43,33 +52,33 @@ function context(sql: Client, direction: Direction, output: StepOutput): Migrati
   };
 }
 
-/** Runs `up` or `down` of migration `name` in one transaction on a connection of its own. */
+/**
+ * Runs `up` or `down` of the bundled migration `name` through strata's real runner (lock, history,
+ * one transaction per step, backups of what a down drops into a temp dir), and returns what it
+ * printed. `down` reverts everything applied after `name` too, like `migrate NAME --rollback`.
+ */
 export async function runStep(url: string, name: string, direction: Direction): Promise<StepOutput> {
   const output: StepOutput = { notices: [], info: [], warnings: [] };
-  const sql = postgres(url, { max: 1, onnotice: (notice) => output.notices.push(String(notice.message)) });
+  const db = await openDatabase(parseDatabaseUrl(url), { applicationName: 'strata test' });
   try {
-    const mod = moduleUrl(name) ? await loadModule(name) : undefined;
-    await sql.begin(async (tx) => {
-      if (mod) {
-        const step = direction === 'up' ? mod.up : mod.down;
-        if (!step) throw new Error(`${name} has no ${direction}`);
-        await step(context(tx, direction, output));
-      } else {
-        await tx.unsafe(fs.readFileSync(new URL(`${name}/${direction}.sql`, migrationsDir), 'utf8'));
-      }
+    const migrations = await resolveMigrations(fileURLToPath(migrationsDir));
+    const backups = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-step-backups-'));
+    const result = await runMigrations(db, migrations, {
+      direction, target: name, dryRun: false, allowChanged: false, yes: true, noBackup: false, interactive: false,
+      lockTimeoutMs: 10_000, ddlLockTimeoutMs: 5_000, retries: 0, schema: 'public', historyTable: 'schema_migrations', options: {},
+    }, {
+      log: { info: () => {}, warn: () => {}, debug: () => {} },
+      guard: createBackupGuard({ root: backups, cwd: backups, database: db.redactedUrl }),
     });
+    for (const step of result.steps) {
+      // Server NOTICEs arrive as "NOTICE: …"; module log lines as they were written.
+      for (const line of step.notices) (line.startsWith('NOTICE: ') ? output.notices : output.info).push(line.replace(/^NOTICE: /, ''));
+      output.warnings.push(...step.warnings);
+    }
   } finally {
-    await sql.end();
+    await db.close();
   }
   return output;
-}
-
-/** Splits a verify.sql into its `-- check: <title>` sections. */
-export function parseChecks(text: string): { check: string; sql: string }[] {
-  const parts = text.split(/^-- check: (.*)$/m);
-  const checks: { check: string; sql: string }[] = [];
-  for (let i = 1; i < parts.length; i += 2) checks.push({ check: parts[i]!.trim(), sql: parts[i + 1]!.trim() });
-  return checks;
 }
 
 /** Runs the checks of migration `name` (verify.sql or `verify(ctx)`) on `sql`. */
@@ -79,9 +88,10 @@ export async function runChecks(sql: Client, name: string): Promise<ModuleCheckR
     return mod.verify ? mod.verify(context(sql, 'up', { notices: [], info: [], warnings: [] })) : [];
   }
   const text = fs.readFileSync(new URL(`${name}/verify.sql`, migrationsDir), 'utf8');
+  await loadSqlParser();
   const results: ModuleCheckResult[] = [];
-  for (const { check, sql: query } of parseChecks(text)) {
-    results.push({ check, violations: [...(await sql.unsafe(query))] });
+  for (const { title, sql: query } of parseChecks(text, `${name}/verify.sql`)) {
+    results.push({ check: title, violations: [...(await sql.unsafe(query))] });
   }
   return results;
 }
