@@ -32,6 +32,14 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
   const root = path.resolve(options.cwd, options.root);
   const schema = options.schema ?? 'public';
   const shown = (dir: string) => path.relative(options.cwd, dir) || dir;
+  // Empty tables are checked again at their own statement (rows may arrive in between) but said once.
+  const saidEmpty = new Set<string>();
+  const firstTime = (step: PreparedStep, table: { schema: string; name: string }) => {
+    const key = `${step.name}\0${step.direction}\0${table.schema}\0${table.name}`;
+    if (saidEmpty.has(key)) return false;
+    saidEmpty.add(key);
+    return true;
+  };
   return {
     async protect(tx, step, actions, covered) {
       const tables = await uncoveredTables(tx, actions, schema, covered);
@@ -43,6 +51,8 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
       const { backup } = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
         root, reason: reasonOf(step), database: options.database,
       });
+      const empty = tables.filter((t) => !backup?.manifest.tables.some((m) => m.schema === t.schema && m.name === t.name) && firstTime(step, t));
+      if (empty.length > 0) options.log?.info(`${empty.map(displayName).join(', ')}: empty, nothing to back up`);
       if (!backup) return [];
       // Only tables actually backed up count as covered: an empty one is checked again at its own statement.
       for (const t of backup.manifest.tables) covered.add(`${t.schema}.${t.name}`);
@@ -54,7 +64,10 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
       const { countRows } = await import('./restore-catalog.js');
       for (const table of await uncoveredTables(tx, actions, schema, covered)) {
         const rows = await countRows(tx as AnySql, table);
-        if (rows === 0) continue;
+        if (rows === 0) {
+          if (firstTime(step, table)) lines.push(`${displayName(table)} is empty: nothing to back up before ${step.name} ${step.direction} destroys it`);
+          continue;
+        }
         covered.add(`${table.schema}.${table.name}`);
         lines.push(`would back up ${displayName(table)} (${rows} rows) before ${step.name} ${step.direction} destroys it`);
       }

@@ -121,6 +121,9 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
   program.command('create').argument('<name>').option('--sql', 'a SQL directory (default)').option('--ts', 'a TypeScript module')
     .description('scaffold the next-numbered migration')
     .action(action(() => import('./commands/create.js'), (a) => [a[0], a[1]]));
+  program.command('baseline').argument('<target>', 'the last migration the existing schema already has')
+    .description('adopt an existing database: record migrations up to TARGET as applied without running them')
+    .action(action(() => import('./commands/baseline.js'), (a) => [a[0]]));
   program.command('repair').argument('<name>').description('mark a failed migration as resolved after fixing the database')
     .action(action(() => import('./commands/repair.js'), (a) => [a[0]]));
   program.command('db').argument('<action>', 'start | stop | status | url | reset').description('manage the embedded database')
@@ -162,6 +165,10 @@ export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help, --version
+      if (error.code === 'commander.excessArguments' && program.args.length > 1) {
+        // `migrate frobnicate x`: the first word was taken as a PHASE with one argument too many.
+        return reportError(out, new UsageError(`unknown command "${program.args[0]}"`, { hint: 'see migrate --help for the commands; a PHASE takes no argument' }));
+      }
       return reportError(out, new UsageError(commanderMessage || error.message.replace(/^error:\s*/, ''), { hint: 'see migrate --help' }));
     }
     return reportError(out, error);

@@ -20,10 +20,13 @@ export function shortTime(date: Date | null | undefined): string {
   return date ? date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '-';
 }
 
-/** First line of a statement, shortened for one-line display. */
-export function statementHead(sql: string, width = 72): string {
-  const first = sql.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('--')) ?? sql.trim();
-  return first.length > width ? `${first.slice(0, width - 1)}…` : first;
+/**
+ * A statement on one line for display: comments dropped, whitespace collapsed, then shortened —
+ * so `DROP TABLE\n  goals,\n  check_ins` reads `DROP TABLE goals, check_ins`, not `DROP TABLE`.
+ */
+export function statementHead(sql: string, width = 100): string {
+  const oneLine = sql.split('\n').map((l) => l.replace(/^\s*--.*$/, '').trim()).filter(Boolean).join(' ').replace(/\s+/g, ' ');
+  return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
 }
 
 function stateColour(out: Output, state: StatusEntry['state'], cell: string): string {

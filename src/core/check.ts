@@ -12,7 +12,7 @@ import { compareMigrations, type ResolvedMigration } from './resolver.js';
 import { runMigrations, type RunRequest } from './runner.js';
 import { describeChange, diffSchemas, snapshotSchema } from './schema.js';
 import type { Logger } from './types.js';
-import { verifyMigrations } from './verify.js';
+import { verifyMigrations, type CheckResult } from './verify.js';
 
 /** One action of the check (SPEC §5 JSON). */
 export interface CheckStep {
@@ -56,6 +56,11 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+function describeFailedCheck(check: CheckResult, current: string): string {
+  const owner = check.migration === current ? '' : `${check.migration}'s check, after ${current}: `;
+  return `${owner}${check.check}: ${check.error ?? plural(check.violations, 'violation')}`;
+}
+
 function errorText(error: unknown): string {
   return error instanceof StrataError || error instanceof Error ? error.message : String(error);
 }
@@ -84,9 +89,10 @@ export async function checkMigrations(db: Database, migrations: ResolvedMigratio
     const up = await timed(() => run('up', name));
     if (!record({ migration: name, action: 'up', ok: !up.error, durationMs: up.durationMs, ...(up.error ? { detail: errorText(up.error) } : {}) })) break;
     const checks = await timed(() => verify(name));
-    const failedChecks = checks.value?.checks.filter((c) => !c.ok && c.migration === name) ?? [];
+    // Every applied migration's checks, not only this one's: a later migration can break an earlier check.
+    const failedChecks = checks.value?.checks.filter((c) => !c.ok) ?? [];
     if (!record({ migration: name, action: 'verify', ok: !checks.error && failedChecks.length === 0, durationMs: checks.durationMs,
-      ...(checks.error ? { detail: errorText(checks.error) } : failedChecks.length ? { detail: failedChecks.map((c) => `${c.check}: ${c.error ?? plural(c.violations, 'violation')}`).join('; ') } : {}) })) break;
+      ...(checks.error ? { detail: errorText(checks.error) } : failedChecks.length ? { detail: failedChecks.map((c) => describeFailedCheck(c, name)).join('; ') } : {}) })) break;
     const reversible = entry.migration?.kind === 'module' || entry.migration?.down !== undefined;
     if (!reversible) {
       record({ migration: name, action: 'down', ok: true, durationMs: 0, detail: 'irreversible (no down): not rolled back' });
@@ -101,9 +107,9 @@ export async function checkMigrations(db: Database, migrations: ResolvedMigratio
     const again = await timed(() => run('up', name));
     if (!record({ migration: name, action: 'up', ok: !again.error, durationMs: again.durationMs, ...(again.error ? { detail: `re-apply: ${errorText(again.error)}` } : {}) })) break;
     const recheck = await timed(() => verify(name));
-    const failedAgain = recheck.value?.checks.filter((c) => !c.ok && c.migration === name) ?? [];
+    const failedAgain = recheck.value?.checks.filter((c) => !c.ok) ?? [];
     if (!record({ migration: name, action: 'verify', ok: !recheck.error && failedAgain.length === 0, durationMs: recheck.durationMs,
-      ...(recheck.error ? { detail: errorText(recheck.error) } : failedAgain.length ? { detail: failedAgain.map((c) => `${c.check}: ${c.error ?? plural(c.violations, 'violation')}`).join('; ') } : {}) })) break;
+      ...(recheck.error ? { detail: errorText(recheck.error) } : failedAgain.length ? { detail: failedAgain.map((c) => describeFailedCheck(c, name)).join('; ') } : {}) })) break;
   }
   return { ok: steps.every((s) => s.ok), steps };
 }

@@ -93,7 +93,8 @@ export class StepExecutor {
   async run(step: PreparedStep): Promise<StepReport> {
     const report: StepReport = { name: step.name, direction: step.direction, statements: [], durationMs: 0, notices: [], warnings: [], backups: [], retries: 0 };
     const started = performance.now();
-    this.db.setNoticeHandler((message) => { report.notices.push(message); this.log.info(`${step.name}: ${message}`); });
+    // Kept with the step (rendered after it, and in the JSON); live on stderr only with -v.
+    this.db.setNoticeHandler((message) => { report.notices.push(message); this.log.debug(`${step.name}: ${message}`); });
     try {
       for (let attempt = 0; ; attempt++) {
         report.statements = [];
@@ -226,9 +227,10 @@ export class StepExecutor {
   }
 
   private moduleContext(step: PreparedStep, report: StepReport, inTransaction: boolean): MigrationContext {
+    // Warnings go to stderr at once; info lines are kept with the step (live with -v).
     const note = (level: 'info' | 'warn') => (message: string) => {
       (level === 'warn' ? report.warnings : report.notices).push(message);
-      this.log[level](`${step.name}: ${message}`);
+      this.log[level === 'warn' ? 'warn' : 'debug'](`${step.name}: ${message}`);
     };
     return {
       sql: recordingSql(this.db.sql, report.statements, inTransaction),

@@ -93,9 +93,17 @@ async function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, 
       });
     }
   }
+  const destructive = findDestructive(statements);
+  if (directives.destroys.length > 0 && statements.length > 0) {
+    const names = directives.destroys.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(', ');
+    destructive.unshift({
+      statementIndex: statements[0]!.index, line: statements[0]!.startLine, kind: 'declared', tables: directives.destroys,
+      summary: `${source.displayPath} declares it destroys ${names}`,
+    });
+  }
   return {
     name: migration.name, direction, migration, entry, transactional: !directives.noTransaction,
-    source, statements, destructive: findDestructive(statements),
+    source, statements, destructive,
   };
 }
 

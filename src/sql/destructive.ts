@@ -15,6 +15,8 @@ import type { SqlStatement } from './statements.js';
 
 /** What kind of data loss a statement causes. */
 export type DestructiveKind =
+  /** `-- strata: destroys t1, t2`: what the parser cannot see (a DELETE that cascades, a DO block). */
+  | 'declared'
   | 'drop_table'
   | 'drop_column'
   | 'truncate'

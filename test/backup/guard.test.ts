@@ -34,7 +34,7 @@ describe('createBackupGuard', () => {
     expect(path.dirname(dirs[0] as string)).toBe('backups'); // relative to cwd, as printed
     expect(path.basename(dirs[0] as string)).toMatch(/^\d{8}T\d{6}Z_003_add_program_tables_down$/);
     expect(await list(path.join(root, dirs[0] as string))).toEqual(['manifest.json', 'public.smart_goals.csv']); // sessions was empty
-    expect(lines).toEqual([`backed up public.smart_goals (2 rows) to ${dirs[0]}`]);
+    expect(lines).toEqual([`public.sessions: empty, nothing to back up`, `backed up public.smart_goals (2 rows) to ${dirs[0]}`]);
     await db.current.sql`CREATE TABLE smart_goals (id int PRIMARY KEY, specific text)`;
   });
 

@@ -129,6 +129,7 @@ INSERT INTO check_ins SELECT g, 1 + g % 7 FROM generate_series(1, 30) g;
     expect(notices).toEqual([
       'would back up public.check_ins (30 rows) before 002_simplify up destroys it',
       'would back up public.goals (7 rows) before 002_simplify up destroys it',
+      'public.audit is empty: nothing to back up before 002_simplify up destroys it',
     ]);
     expect(fs.existsSync(path.join(cwd, 'backups'))).toBe(false);
   });

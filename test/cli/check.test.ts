@@ -8,16 +8,19 @@ import { runCli } from '../support/cli.js';
 import { adminUrl } from '../support/database.js';
 import { writeMigrations } from '../support/migrations.js';
 
-async function leftoverCheckDatabases(): Promise<string[]> {
+/** Whether the throwaway database a check reported (`database strata_check_…`) still exists. */
+async function stillThere(report: { database?: string }): Promise<boolean> {
+  const name = /strata_check_[0-9a-f]+/.exec(report.database ?? '')?.[0];
+  expect(name).toBeDefined();
   const sql = postgres(adminUrl(), { max: 1 });
-  const rows = await sql`SELECT datname FROM pg_database WHERE datname LIKE 'strata\\_check\\_%'`;
+  const rows = await sql`SELECT 1 FROM pg_database WHERE datname = ${name!}`;
   await sql.end();
-  return rows.map((r) => r.datname as string);
+  return rows.length > 0;
 }
 
 const check = (dir: string, ...args: string[]) => runCli(['--migrations', dir, 'check', '--json', ...args], { env: { DATABASE_URL: adminUrl() } });
 
-type Report = { ok: boolean; steps: { migration: string; action: string; ok: boolean; durationMs: number; diff?: string[]; detail?: string }[] };
+type Report = { ok: boolean; database?: string; steps: { migration: string; action: string; ok: boolean; durationMs: number; diff?: string[]; detail?: string }[] };
 
 describe('migrate check', () => {
   it('passes a set whose downs restore the schema exactly, and drops its database', async () => {
@@ -40,7 +43,7 @@ describe('migrate check', () => {
       '001_base up', '001_base verify', '001_base down', '001_base compare', '001_base up', '001_base verify',
       '002_fn up', '002_fn verify', '002_fn down', '002_fn compare', '002_fn up', '002_fn verify',
     ]);
-    expect(await leftoverCheckDatabases()).toEqual([]);
+    expect(await stillThere(report)).toBe(false);
   });
 
   it('names the first migration whose down forgets an index, with the difference', async () => {
@@ -59,7 +62,7 @@ describe('migrate check', () => {
     const human = await runCli(['--migrations', dir, 'check'], { env: { DATABASE_URL: adminUrl() } });
     expect(human.code).toBe(1);
     expect(human.stdout).toContain('check failed at 002_index (compare)');
-    expect(await leftoverCheckDatabases()).toEqual([]);
+    expect(await stillThere(report)).toBe(false); // dropped even though the check failed
   });
 
   it('catches a down that leaves a function behind and one that drops too much', async () => {
@@ -96,5 +99,18 @@ describe('migrate check', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('on an ephemeral embedded PostgreSQL');
     expect(result.stdout).toContain('check passed: 1 migration');
+  });
+});
+
+describe('migrate check across migrations', () => {
+  it('fails when a later migration breaks an earlier migration\'s check', async () => {
+    const dir = writeMigrations({
+      '001_a': { up: 'CREATE TABLE a (v int);\n', down: 'DROP TABLE a;\n', verify: '-- check: no negative v\nSELECT v FROM a WHERE v < 0;\n' },
+      '002_b': { up: 'INSERT INTO a VALUES (-5);\n', down: 'DELETE FROM a WHERE v = -5;\n' },
+    });
+    const result = await runCli(['--migrations', dir, 'check', '--json'], { timeoutMs: 120_000 });
+    expect(result.code).toBe(1);
+    const failed = result.json<Report>().steps.find((s) => !s.ok);
+    expect(failed).toMatchObject({ migration: '002_b', action: 'verify', detail: "001_a's check, after 002_b: no negative v: 1 violation" });
   });
 });

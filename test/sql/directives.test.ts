@@ -8,28 +8,28 @@ const read = (text: string): { noTransaction: boolean } => readDirectives(text, 
 
 describe('readDirectives', () => {
   it('finds no directive in a plain file, an empty file, or ordinary comments', () => {
-    expect(read('CREATE INDEX i ON t (a);')).toEqual({ noTransaction: false });
-    expect(read('')).toEqual({ noTransaction: false });
-    expect(read('-- strata is nice\n-- strataX: no-transaction\nSELECT 1;')).toEqual({ noTransaction: false });
+    expect(read('CREATE INDEX i ON t (a);')).toEqual({ noTransaction: false, destroys: [] });
+    expect(read('')).toEqual({ noTransaction: false, destroys: [] });
+    expect(read('-- strata is nice\n-- strataX: no-transaction\nSELECT 1;')).toEqual({ noTransaction: false, destroys: [] });
     expect(isSqlParserLoaded()).toBe(false);
   });
 
   it('reads no-transaction on the first line', () => {
-    expect(read('-- strata: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);')).toEqual({ noTransaction: true });
+    expect(read('-- strata: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);')).toEqual({ noTransaction: true, destroys: [] });
   });
 
   it('reads it after blank lines and other comments, in any spacing and case, with CRLF', () => {
     const text = '\n-- Add an index without blocking writes.\n/* block\n   comment */\n\n--strata:no-transaction\r\nCREATE INDEX CONCURRENTLY i ON t (a);';
-    expect(read(text)).toEqual({ noTransaction: true });
-    expect(read('-- header\r\n\r\n--   STRATA:   No-Transaction   \r\nVACUUM;\r\n')).toEqual({ noTransaction: true });
+    expect(read(text)).toEqual({ noTransaction: true, destroys: [] });
+    expect(read('-- header\r\n\r\n--   STRATA:   No-Transaction   \r\nVACUUM;\r\n')).toEqual({ noTransaction: true, destroys: [] });
   });
 
   it('reads a file that holds only directives', () => {
-    expect(read('-- strata: no-transaction\n')).toEqual({ noTransaction: true });
+    expect(read('-- strata: no-transaction\n')).toEqual({ noTransaction: true, destroys: [] });
   });
 
   it('ignores a directive written inside a block comment', () => {
-    expect(read('/* -- strata: no-transaction */\nSELECT 1;')).toEqual({ noTransaction: false });
+    expect(read('/* -- strata: no-transaction */\nSELECT 1;')).toEqual({ noTransaction: false, destroys: [] });
   });
 
   it('rejects an unknown directive with its file and line', () => {
@@ -62,6 +62,14 @@ describe('readDirectives', () => {
       '$body$;',
       "SELECT E'\\'\n-- strata: bogus\n';",
     ].join('\n');
-    expect(read(text)).toEqual({ noTransaction: true });
+    expect(read(text)).toEqual({ noTransaction: true, destroys: [] });
+  });
+});
+
+describe('-- strata: destroys', () => {
+  it('declares tables the parser cannot see, plain names only', () => {
+    expect(readDirectives('-- strata: destroys users, app.messages\nDELETE FROM users WHERE id < 10;\n', 'x.sql'))
+      .toEqual({ noTransaction: false, destroys: [{ name: 'users' }, { schema: 'app', name: 'messages' }] });
+    expect(() => readDirectives('-- strata: destroys users; drop table x\nSELECT 1;\n', 'x.sql')).toThrow(/x\.sql:1: "users; drop table x" .* is not a plain table name/);
   });
 });

@@ -29,7 +29,7 @@ export async function run(ctx: CommandContext, target: string | undefined): Prom
       target, schema: settings.schema, historyTable: settings.historyTable, ddlLockTimeoutMs: settings.ddlLockTimeout,
       retries: settings.retries, statementTimeoutMs: settings.statementTimeout, options: moduleOptions(settings),
     }, { ...out.logger, info: (m) => out.debug(m) }).finally(() => db.close());
-    if (out.json) out.document(report);
+    if (out.json) out.document({ ...report, database: throwaway.description });
     else {
       for (const step of report.steps) {
         const mark = step.ok ? out.paint.green('✓') : out.paint.red('✗');

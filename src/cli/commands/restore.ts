@@ -17,6 +17,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
   const backupDir = path.resolve(ctx.cwd, dir);
   const restoreOptions = { tables: options.table ?? [], truncate: options.truncate === true, schema: settings.schema, lockTimeoutMs: settings.ddlLockTimeout };
   const backups: string[] = [];
+  const progress = await out.spinner(`restoring ${dir}`);
   const result = await withDatabase(ctx, connectionTarget(ctx), async (db) => {
     const key = lockKeyFor(new HistoryStore(db.sql, { schema: settings.schema, table: settings.historyTable }).location);
     await takeLock(db.sql, key, settings.lockTimeout);
@@ -28,7 +29,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
       }
       return await restoreBackup(db.sql, backupDir, {
         ...restoreOptions,
-        onTable: (t) => out.progress(`restored ${t.table}: ${t.rows.toLocaleString('en-US')} rows`),
+        onTable: (t) => progress.update(`restored ${t.table}: ${t.rows.toLocaleString('en-US')} rows`),
         beforeTruncate: settings.backup ? async (tx, tables) => {
           const auto = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
             root: path.resolve(ctx.cwd, settings.backupDir), reason: 'restore_truncate', database: db.redactedUrl,
@@ -42,7 +43,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
     } finally {
       await releaseLock(db.sql, key).catch(() => undefined);
     }
-  });
+  }).finally(() => progress.stop());
   if (out.json) {
     out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset });
   } else {
