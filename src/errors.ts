@@ -30,7 +30,7 @@ export interface StrataErrorOptions {
 /** Base class: a message for humans, an exit code, an optional hint. */
 export class StrataError extends Error {
   readonly exitCode: ExitCodeValue;
-  readonly hint?: string;
+  hint?: string;
   /** Merged into the `--json` failure document next to `error`. */
   details?: Record<string, unknown>;
 

@@ -17,7 +17,7 @@ import { hasRows, requireTables, resolveTables, serverVersion, type CatalogTable
 import type { AnySql, ClientSql } from './copy.js';
 import { copyTable, copyTablesInParallel, TableCopyError, type Connect } from './copy-table.js';
 import type { SinkOptions } from './file-sink.js';
-import { inTransaction, isConnectionLost } from './transaction.js';
+import { inTransaction, isConnectionLost } from '../db/transaction.js';
 import { writeManifest, type BackupManifest, type ManifestTable } from './manifest.js';
 import { displayName, type TableRef } from './names.js';
 

@@ -8,7 +8,7 @@ import { quoteLiteral, quoteQualified } from '../db/quote.js';
 import type { CatalogTable } from './catalog.js';
 import { abandonCopyOut, copyOutSql, releaseSocket, RunningCopy, type AnySql, type ClientSql } from './copy.js';
 import { writeStreamToFile, type SinkOptions } from './file-sink.js';
-import { inTransaction } from './transaction.js';
+import { inTransaction } from '../db/transaction.js';
 import type { ManifestTable } from './manifest.js';
 import { displayName, tableFileName } from './names.js';
 

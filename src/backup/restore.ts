@@ -26,7 +26,7 @@ import { columnSequences, countRows, resetSequence, triggerToggles, userTriggers
 import {
   checkReferencingEmpty, prepareRestore, selectEntries, type PlannedTable, type PreparedRestore, type RestoreOptions,
 } from './restore-plan.js';
-import { inTransaction, isConnectionLost } from './transaction.js';
+import { inTransaction, isConnectionLost } from '../db/transaction.js';
 import { checkListing, FileCheck, verifyBackup, verifyFile } from './verify.js';
 
 export type { RestoreOptions } from './restore-plan.js';

@@ -60,6 +60,33 @@ export async function checkListing(dir: string, manifest: BackupManifest): Promi
     const stat = await fs.lstat(file);
     if (!stat.isFile()) throw new IntegrityError(`${file} is not a regular file (table ${entry.table})`, { hint: HINT });
     if (stat.size !== entry.bytes) throw fileDiffers(file, entry, sizeDiffers(stat.size, entry.bytes));
+    // The header against the manifest's columns, up front: a restore checks the live table against
+    // the manifest's columns before loading, and a damaged manifest must be exit 5 there, not 1.
+    const header = await headerOf(file);
+    const expected = entry.columns.map((c) => c.name);
+    if (header === undefined || header.join('\0') !== expected.join('\0')) {
+      throw fileDiffers(file, entry, `the header lists columns (${(header ?? []).join(', ')}), the manifest (${expected.join(', ')})`);
+    }
+  }
+}
+
+/** The column names of a CSV file's header record (reads only as far as the header goes). */
+async function headerOf(file: string): Promise<string[] | undefined> {
+  const counter = new CsvRecordCounter();
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    for (let position = 0; counter.records === 0;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      counter.feed(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+    return counter.records > 0 ? counter.columns() : undefined;
+  } catch {
+    return undefined; // an unreadable header is a header that does not match
+  } finally {
+    await handle.close();
   }
 }
 

@@ -13,7 +13,7 @@
  * SAVEPOINT (so a lock-timeout retry can roll back just that step); the runner rolls it all back.
  */
 import type { Database } from '../db/connect.js';
-import { MigrationFailed } from '../errors.js';
+import { MigrationFailed, StrataError } from '../errors.js';
 import type { DestructiveAction } from '../sql/destructive.js';
 import type { SqlStatement } from '../sql/statements.js';
 import { isLockTimeout, moduleFailure, statementFailure } from './failure.js';
@@ -111,6 +111,13 @@ export class StepExecutor {
           await (this.settings.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(delay);
         }
       }
+    } catch (error) {
+      // The step failed after its backup was written and verified: the backup is kept (a verified
+      // backup is never deleted) and named, so nobody wonders whether the data went with it.
+      if (error instanceof StrataError && report.backups.length > 0) {
+        error.details = { ...error.details, failedStepBackups: [...report.backups] };
+      }
+      throw error;
     } finally {
       this.db.setNoticeHandler(undefined);
       report.durationMs = Math.round(performance.now() - started);

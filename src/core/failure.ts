@@ -75,10 +75,10 @@ export function moduleFailure(step: PreparedStep, error: unknown, extraHint?: st
 
 function connectionLost(step: PreparedStep, error: unknown): StrataError {
   const outcome = step.transactional
-    ? 'PostgreSQL rolled the migration back'
+    ? 'PostgreSQL rolls back whatever had not committed'
     : 'it is recorded as failed: check the database, then migrate repair';
   return new MigrationFailed(`connection to the server was lost while running ${step.name} (${step.direction}); ${outcome}`, {
-    hint: 'run migrate status to see where things stand',
+    hint: `migrate status shows whether ${step.name} was recorded`,
     cause: error,
   });
 }

@@ -53,7 +53,14 @@ export function parseMigrationName(name: string): { number: string; phase: strin
 
 /** Symlinks must stay inside the migrations directory (a link to /etc is not a migration). */
 function assertInside(entry: string, root: string): void {
-  const real = fs.realpathSync(entry);
+  let real: string;
+  try {
+    real = fs.realpathSync(entry);
+  } catch (error) {
+    // A dangling link or a loop is a broken migrations directory (exit 2), not an internal error.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${path.relative(root, entry)} is a symbolic link that ${code === 'ELOOP' ? 'loops' : 'points nowhere'} (${code})`);
+  }
   const realRoot = fs.realpathSync(root);
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
     throw new UsageError(`${path.relative(root, entry)} is a symbolic link pointing outside the migrations directory (${real})`);

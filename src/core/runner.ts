@@ -180,7 +180,13 @@ async function executeSteps(db: Database, history: HistoryStore, steps: Prepared
     // umzug wraps our errors in MigrationError; the cause carries the exit code and the message.
     const cause = (error as { cause?: unknown }).cause ?? error;
     if (cause instanceof StrataError) {
-      cause.details = { ...cause.details, dryRun: result.dryRun, applied: result.applied, reverted: result.reverted, backups: result.backups, steps: result.steps };
+      const kept = (cause.details?.failedStepBackups as string[] | undefined) ?? [];
+      const { failedStepBackups: _kept, ...details } = cause.details ?? {};
+      cause.details = { ...details, dryRun: result.dryRun, applied: result.applied, reverted: result.reverted, backups: [...result.backups, ...kept], steps: result.steps };
+      if (kept.length > 0 && !cause.hint?.includes(kept[0]!)) {
+        const note = `the backup taken before the failed step is kept: ${kept.join(', ')}`;
+        cause.hint = cause.hint ? `${cause.hint}; ${note}` : note;
+      }
     }
     throw cause;
   }

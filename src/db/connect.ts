@@ -2,6 +2,7 @@
  * Which database to use (SPEC §2) and opening it: one connection per run, set up in one round trip,
  * with connection failures turned into one clear line and exit 3.
  */
+import net from 'node:net';
 import postgres from 'postgres';
 import { ConnectionError, StrataError } from '../errors.js';
 import {
@@ -94,6 +95,52 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Pools whose session ended (killed backend, network, idle_in_transaction_session_timeout). A run
+ * is one session: its transaction, its advisory lock and its SET LOCALs live there. The driver
+ * would silently open a fresh session for the next query — which has none of them — so the pool
+ * is ended on the first close and every later query fails with CONNECTION_ENDED instead.
+ */
+const lostSessions = new WeakSet<object>();
+
+/** True once the session of a pool opened by `openDatabase` has closed; nothing may be sent any more. */
+export function isSessionLost(sql: object): boolean {
+  return lostSessions.has(sql);
+}
+
+/** The socket factory of a one-session pool, and a way to hear that the session is gone. */
+function oneSession(parts: ConnectionParts, timeoutSeconds: number): { socket: () => Promise<net.Socket>; onLost: (fn: () => void) => void } {
+  let first: net.Socket | undefined;
+  let lost = false;
+  const listeners: (() => void)[] = [];
+  return {
+    onLost: (fn) => { listeners.push(fn); },
+    socket: () => {
+      if (lost) {
+        return Promise.reject(Object.assign(new Error('the connection to the server was lost'), { code: 'CONNECTION_CLOSED' }));
+      }
+      return new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect({ host: parts.host, port: parts.port });
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(Object.assign(new Error(`connect timed out after ${timeoutSeconds} s`), { code: 'CONNECT_TIMEOUT' }));
+        }, timeoutSeconds * 1000);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          // Later sockets are cancel requests of this session; only the first one is the session.
+          if (!first) {
+            first = socket;
+            socket.once('close', () => { lost = true; for (const fn of listeners) fn(); });
+          }
+          resolve(socket);
+        });
+        socket.once('error', (error) => { clearTimeout(timer); reject(error); });
+      });
+    },
+  };
+}
+
 /** How long a vanished client may keep a statement running (PostgreSQL 14+; issue "killed runners"). */
 const CLIENT_CHECK_INTERVAL_MS = 1000;
 
@@ -103,7 +150,13 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
   const connection: Record<string, string> = { application_name: options.applicationName ?? 'strata' };
   if (options.searchPath) connection.search_path = options.searchPath;
   let noticeHandler: ((message: string) => void) | undefined;
+  const session = oneSession(parts, timeout);
   const sql = postgres(formatDatabaseUrl(parts), {
+    // One session for the whole run (see lostSessions): the driver gets its socket from us, and gets
+    // no second one once the first has closed — it would otherwise reconnect to run queued queries
+    // in a fresh session without the run's transaction, advisory lock and SET LOCALs. (`socket` is a
+    // documented option of postgres 3 that its type definitions lack.)
+    ...({ socket: session.socket } as Record<string, unknown>),
     max: 1,
     connect_timeout: timeout,
     idle_timeout: 0,
@@ -113,12 +166,19 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
     onnotice: (notice) => (noticeHandler ?? options.onNotice)?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
     connection,
   }) as unknown as Sql;
+  session.onLost(() => {
+    lostSessions.add(sql);
+    // Queries queued in the driver would wait forever for a connection it can no longer open (and
+    // with nothing else pending, Node would exit 0 with the run unfinished): end the pool, which
+    // rejects them. Deferred until the driver has finished handling the close.
+    setImmediate(() => { void sql.end({ timeout: 0 }).catch(() => undefined); });
+  });
   const base = {
     sql,
     parts,
     redactedUrl: redactParts(parts),
     setNoticeHandler: (handler: ((message: string) => void) | undefined) => { noticeHandler = handler; },
-    close: () => sql.end({ timeout: 5 }),
+    close: () => sql.end({ timeout: lostSessions.has(sql) ? 0 : 5 }),
   };
   if (options.probe === false) return { ...base, server: undefined };
   try {

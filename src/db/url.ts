@@ -66,8 +66,9 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** For text that does not parse: everything up to the LAST `@` may be credentials (an unencoded `@` in a password). */
 function redactUrlLoosely(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@').replace(/(password=)[^&\s]*/gi, '$1***');
+  return url.replace(/\/\/.*@/s, '//***@').replace(/(password=)[^&\s]*/gi, '$1***');
 }
 
 function hostForUrl(host: string): string {

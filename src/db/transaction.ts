@@ -9,7 +9,15 @@
  * connection is known lost, and never hand a dead connection back to the pool (the pool has
  * already moved it to its closed queue and reconnects it on demand).
  */
-import type { AnySql, ClientSql } from './copy.js';
+import type postgres from 'postgres';
+import { isSessionLost } from './connect.js';
+
+/** A client, a reserved connection or a transaction: anything that runs queries. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnySql = postgres.ISql<any>;
+/** A pool (strata's `Sql` or a plain `postgres()` client). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ClientSql = postgres.Sql<any>;
 
 /** Error codes that mean the connection is gone (driver codes and PostgreSQL SQLSTATEs). */
 const LOST = new Set([
@@ -33,7 +41,7 @@ export function isConnectionLost(error: unknown): boolean {
  * one reserved connection; ROLLBACK on failure unless the connection is lost.
  */
 export async function inTransaction<T>(sql: ClientSql, begin: string, fn: (tx: AnySql) => Promise<T>): Promise<T> {
-  const tx = await sql.reserve();
+  const tx = refuseAfterClose(await sql.reserve(), sql);
   let alive = true;
   try {
     await tx.unsafe(begin);
@@ -47,4 +55,28 @@ export async function inTransaction<T>(sql: ClientSql, begin: string, fn: (tx: A
   } finally {
     if (alive) tx.release();
   }
+}
+
+/** The error a query gets once the session is gone (recognised by `isConnectionLost`). */
+function sessionLost(): Error {
+  return Object.assign(new Error('the connection to the server was lost'), { code: 'CONNECTION_CLOSED' });
+}
+
+/**
+ * The reserved connection, refusing to send anything once its session closed: postgres 3.4.9
+ * crashes the process (an uncaught TypeError) on a query written to a dead reserved connection.
+ */
+function refuseAfterClose<T extends AnySql>(tx: T, pool: object): T {
+  const check = () => { if (isSessionLost(pool)) throw sessionLost(); };
+  return new Proxy(tx, {
+    apply(target, thisArg, args: unknown[]) {
+      check();
+      return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
+    },
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (property !== 'unsafe' || typeof value !== 'function') return value;
+      return (...args: unknown[]) => { check(); return (value as (...a: unknown[]) => unknown).apply(target, args); };
+    },
+  });
 }
