@@ -180,7 +180,15 @@ async function main() {
         report.skipped.push({ name: entry.name, reason: error.message });
         continue;
       }
-      const setup = await module.setup(ctx);
+      let setup;
+      try {
+        setup = await module.setup(ctx);
+      } catch (error) {
+        // One benchmark whose setup fails (a half-written module, a feature that broke) must not end the run.
+        log(`${entry.name}: skipped, its setup failed: ${error.stack ?? error}`);
+        report.skipped.push({ name: entry.name, reason: `setup failed: ${error.message}` });
+        continue;
+      }
       if (setup.skip) {
         log(`${entry.name}: skipped (${setup.skip})`);
         report.skipped.push({ name: entry.name, reason: setup.skip });

@@ -11,7 +11,7 @@
  *       return {
  *         title?,                          // replaces `title` once sizes are known
  *         subjects: [{                     // run interleaved: round r runs every subject once
- *           name, note?,
+ *           name, note?, group?,       // same group: run back to back (strata next to its baseline)
  *           prepare?(round) → state,       // untimed (e.g. a fresh database)
  *           run(state, round) → ms | { ms, …other numbers },   // the timed part
  *           cleanup?(state),               // untimed
@@ -40,22 +40,17 @@ export const registry = [
   { name: 'apply', load: () => import('./apply.mjs') },
   { name: 'status', load: () => import('./status.mjs') },
   { name: 'rollback', load: () => import('./rollback.mjs') },
-  // Extension points (SPEC §10; each lands with its feature, written against the contract above):
-  // { name: 'backup',   load: () => import('./backup.mjs') },
-  //     `migrate backup` / `migrate restore` vs `psql \copy` on the same 1M-row table (× scale):
-  //     throughput ≥ 0.9× psql's; peak RSS (return { ms, rssMb } from run) under 200 MB at any size.
-  // { name: 'backfill', load: () => import('./backfill.mjs') },
-  //     phases 002–004 on seeded data vs `psql -f` of their SQL: set-based, no per-row round trips.
-  // { name: 'timestamptz', load: () => import('./timestamptz.mjs') },
+  { name: 'backup', load: () => import('./backup.mjs') },
+  //     `migrate backup` / `migrate restore --truncate` vs `psql \copy` on the same 1M-row table (× scale), a
+  //     2× table for the peak RSS, and 4 tables (parallel snapshot) vs psql one after another.
+  { name: 'backfill', load: () => import('./backfill.mjs') },
+  //     phases 002–004 on generated MVP data (10,000 users, ~1M messages × scale) vs `psql -f` of their SQL.
+  { name: 'tz011', load: () => import('./tz011.mjs') },
   //     011 on a 2M-row table vs the bare ALTER TABLE in psql: ≤ 1.1×, pg_class.relfilenode unchanged.
-  // { name: 'import', load: () => import('./import-profiles.mjs') },
-  //     import-profiles of generated markdown profiles: ≥ 10,000 profiles/s (return { ms, rows }).
+  { name: 'import', load: () => import('./import.mjs') },
+  //     import-profiles of generated markdown profiles: ≥ 10,000 profiles/s (its own module; until the
+  //     file exists, the run reports it as skipped and goes on).
 ];
 
 /** Work that is planned but has no module yet: listed by `--list` and in the report. */
-export const planned = [
-  { name: 'backup', about: 'backup/restore vs psql \\copy, 1M rows, throughput ≥ 0.9×, RSS < 200 MB', feature: 'dist/backup/index.js' },
-  { name: 'backfill', about: 'backfills of phases 002–004 vs psql -f', feature: 'migrations/002_add_user_tables.js' },
-  { name: 'timestamptz', about: '011 on a 2M-row table vs bare ALTER TABLE, ≤ 1.1×, no rewrite', feature: 'migrations/011_*' },
-  { name: 'import', about: 'import-profiles ≥ 10,000 profiles/s', feature: 'dist/profiles/import.js' },
-];
+export const planned = [];

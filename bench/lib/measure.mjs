@@ -47,9 +47,28 @@ function asSample(result) {
   return Object.fromEntries(Object.entries(result ?? {}).filter(([, v]) => typeof v === 'number'));
 }
 
+const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
+
 /**
- * Runs `rounds` interleaved rounds (after `warmup` untimed ones) of the subjects. Each subject:
- * { name, prepare?(round) → state (untimed), run(state, round) → ms | {ms, …}, cleanup?(state) (untimed) }.
+ * The order of round `r`: the start rotates by one each round. Subjects that share a `group` (a
+ * strata subject and its psql baseline) run back to back, so their per-round comparison sees the
+ * same machine state: the groups rotate, and the members rotate within their group (who goes first
+ * alternates). Without groups this is the plain rotation.
+ */
+export function roundOrder(subjects, r) {
+  const groups = [];
+  const byKey = new Map();
+  for (const subject of subjects) {
+    if (subject.group === undefined) { groups.push([subject]); continue; }
+    if (!byKey.has(subject.group)) { byKey.set(subject.group, []); groups.push(byKey.get(subject.group)); }
+    byKey.get(subject.group).push(subject);
+  }
+  return rotate(groups, r).flatMap((members) => rotate(members, r));
+}
+
+/**
+ * Runs `rounds` interleaved rounds (after `warmup` untimed ones) of the subjects, in `roundOrder`. Each subject:
+ * { name, group?, prepare?(round) → state (untimed), run(state, round) → ms | {ms, …}, cleanup?(state) (untimed) }.
  * Returns { [subject]: { samples: [{ms, …}], failures: [message] } }; a subject that fails is
  * recorded and skipped in later rounds, the others go on.
  */
@@ -58,7 +77,7 @@ export async function interleave(subjects, { rounds, warmup = 0, log = () => {},
   const total = warmup + rounds;
   for (let r = 0; r < total; r++) {
     const timed = r >= warmup;
-    const order = subjects.map((_, i) => subjects[(i + r) % subjects.length]);
+    const order = roundOrder(subjects, r);
     const line = [];
     for (const subject of order) {
       const slot = results[subject.name];
