@@ -42,8 +42,8 @@ export async function copyTable(sql: AnySql, table: CatalogTable, dir: string, o
     }
     releaseSocket(readable);
     const rows = await copy.outcome;
-    // Two independent counts: the server's command tag and the records in the file.
-    if (rows !== result.rows) throw new Error(`the server sent ${rows} rows but ${file} holds ${result.rows} CSV records`);
+    // The server's command tag against the rows that arrived (one CopyData message each).
+    if (rows !== result.rows) throw new Error(`the server reported ${rows} rows but ${result.rows} arrived for ${file}`);
     const expected = table.columns.map((c) => c.name);
     if (result.header.join('\0') !== expected.join('\0')) throw new Error(`the header of ${file} does not list the table's columns`);
     return { table: name, schema: table.schema, name: table.name, file, rows, bytes: result.bytes, sha256: result.sha256, columns: table.columns };

@@ -9,12 +9,17 @@
  * while the next buffers arrive, so verification costs no wall time; it reads the page cache, as a
  * re-read after fsync would. Memory is bounded by the buffers in flight: the source is paused
  * (TCP backpressure to the server) while `maxInFlight` buffers are being written.
+ *
+ * Rows are counted as CopyData messages — PostgreSQL sends each row of `COPY … TO STDOUT` as one
+ * message and the driver pushes one chunk per message — instead of scanning every byte for record
+ * ends (a fifth of the CPU of a backup). The caller compares that count with the server's command
+ * tag; the bytes read back equal the bytes received; `restore` scans the records again anyway.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { CsvRecordCounter } from './csv-scan.js';
+import { parse } from 'csv-parse/sync';
 
 /** What was written, as verified against the file. */
 export interface SinkResult {
@@ -84,7 +89,9 @@ function pump(source: Readable, sink: FileSink): Promise<void> {
 
 class FileSink {
   private readonly hash = createHash('sha256');
-  private readonly counter = new CsvRecordCounter();
+  /** CopyData messages seen: the header, then one per row. */
+  private messages = 0;
+  private header: Buffer | undefined;
   private readonly pool: Buffer[] = [];
   private current: Buffer;
   private used = 0;
@@ -110,6 +117,8 @@ class FileSink {
   /** Takes a chunk; false means "pause the source until whenReady". */
   push(chunk: Buffer): boolean {
     if (this.failure) throw this.failure;
+    this.messages += 1;
+    if (this.messages === 1) this.header = Buffer.from(chunk);
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(chunk.length - offset, this.size - this.used);
@@ -138,7 +147,6 @@ class FileSink {
     this.current = this.pool.pop() ?? Buffer.allocUnsafeSlow(this.size);
     this.used = 0;
     this.hash.update(data);
-    this.counter.feed(data);
     const position = this.position;
     this.position += data.length;
     this.inFlight += 1;
@@ -185,8 +193,8 @@ class FileSink {
     await this.out.sync();
     const { size } = await this.out.stat();
     if (size !== this.position) throw new Error(`the file holds ${size} bytes after fsync, ${this.position} were written`);
-    const rows = this.counter.finish();
-    return { bytes: this.position, sha256: this.hash.digest('hex'), rows, header: this.counter.columns() };
+    const header = this.header ? ((parse(this.header, { relax_column_count: true }) as string[][])[0] ?? []) : [];
+    return { bytes: this.position, sha256: this.hash.digest('hex'), rows: Math.max(0, this.messages - 1), header };
   }
 }
 
