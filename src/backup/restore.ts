@@ -67,9 +67,14 @@ export interface RestoreResult {
   sequencesReset: number;
 }
 
-/** Verifies the backup and reports what a restore would do; loads nothing, changes nothing. */
-export async function planRestore(sql: ClientSql, dir: string, options: RestoreOptions = {}): Promise<RestorePlan> {
-  const { manifest } = await verifyBackup(dir);
+/**
+ * Verifies the backup and reports what a restore would do; loads nothing, changes nothing. With
+ * `listingOnly`, only the manifest, the file list, sizes and headers are checked: for a plan that a
+ * `restoreBackup` follows, which verifies every byte it loads before it commits (one read, not two).
+ */
+export async function planRestore(sql: ClientSql, dir: string, options: RestoreOptions & { listingOnly?: boolean } = {}): Promise<RestorePlan> {
+  const manifest = options.listingOnly ? await readManifest(dir) : (await verifyBackup(dir)).manifest;
+  if (options.listingOnly) await checkListing(dir, manifest);
   const entries = selectEntries(manifest.tables, options);
   return inTransaction(sql, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
     const prepared = await prepareRestore(tx, entries);

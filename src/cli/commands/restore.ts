@@ -23,7 +23,8 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
     await takeLock(db.sql, key, settings.lockTimeout);
     try {
       if (restoreOptions.truncate) {
-        const plan = await planRestore(db.sql, backupDir, restoreOptions);
+        // Sizes and headers only: the restore below verifies every byte it loads before it commits.
+        const plan = await planRestore(db.sql, backupDir, { ...restoreOptions, listingOnly: true });
         const full = plan.tables.filter((t) => t.existingRows > 0);
         if (full.length > 0) await confirmTruncate(ctx, full.map((t) => `${t.table} (${t.existingRows} rows)`).join(', '));
       }
