@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const migrateBin = path.join(repoRoot, 'bin', 'migrate');
@@ -36,6 +37,25 @@ function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.Process
   return env;
 }
 
+/**
+ * Suite-wide guard (issue 9): no CLI run may print the test server's password — in any stdout,
+ * stderr or JSON — except `migrate db url`, whose job it is to print an embedded server's URL.
+ */
+function assertNoPassword(args: string[], stdout: string, stderr: string): void {
+  let password: string | undefined;
+  try {
+    password = decodeURIComponent(new URL(inject('adminUrl')).password);
+  } catch {
+    return; // outside vitest's workers (no provided context)
+  }
+  if (!password || password.length < 6 || (args.includes('db') && args.includes('url'))) return;
+  for (const secret of new Set([password, encodeURIComponent(password)])) {
+    if (stdout.includes(secret) || stderr.includes(secret)) {
+      throw new Error(`migrate ${args.join(' ')} printed the database password:\nstdout: ${stdout}\nstderr: ${stderr}`);
+    }
+  }
+}
+
 /** Starts `migrate ARGS` without waiting (for races and kills). */
 export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [migrateBin, ...args], {
@@ -53,6 +73,12 @@ export function startCli(args: string[], options: CliOptions = {}): { child: Chi
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      try {
+        assertNoPassword(args, stdout, stderr);
+      } catch (error) {
+        reject(error);
+        return;
+      }
       resolve({
         code, signal, stdout, stderr,
         json<T>() {
