@@ -1,10 +1,11 @@
 /**
  * `migrate demo [--users N]`: the coaching backend's story on a database of its own (`strata_demo`,
  * recreated each time): load a messy MVP dataset, rehearse a phase, apply the phases, verify,
- * roll back, re-apply — printing what happened at each step. `npm run demo` runs it on the
- * embedded database.
+ * roll back, re-apply, convert timestamps and import markdown profiles — printing what happened at
+ * each step. `npm run demo` runs it on the embedded database.
  */
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { runMigrations, type RunRequest, type RunResult } from '../../core/runner.js';
 import { readStatus } from '../../core/status.js';
 import { verifyMigrations } from '../../core/verify.js';
@@ -103,7 +104,18 @@ export async function run(ctx: CommandContext, options: { users?: string }): Pro
     const again = await digest(db);
     out.result(again === applied ? `same rows as before the rollback (digest ${again})` : `rows differ after re-applying (${applied} → ${again})`);
 
-    heading('7. migrate status');
+    heading('7. Profiles and time zones: migrate timezone_awareness (010 and 011)');
+    await step('up', 'timezone_awareness');
+
+    heading('8. Markdown profiles into jsonb: migrate import-profiles examples/profiles --create-users');
+    const { importProfiles } = await import('../../profiles/import.js');
+    const profiles = path.join(BUNDLED_MIGRATIONS, '..', 'examples', 'profiles');
+    const imported = await importProfiles(db.sql, profiles, { dryRun: false, verify: false, createUsers: true, skipInvalid: false, schema: settings.schema }, { info: () => {}, warn: (m) => out.warn(m) });
+    out.result(`imported ${imported.imported}, created ${imported.created} users, ${imported.errors.length} errors`);
+    const checked = await importProfiles(db.sql, profiles, { dryRun: false, verify: true, createUsers: false, skipInvalid: false, schema: settings.schema });
+    out.result(checked.differences?.length ? `${checked.differences.length} differences` : 'import-profiles --verify: the database matches the files');
+
+    heading('9. migrate status');
     renderStatus(out, db.redactedUrl, BUNDLED_MIGRATIONS, await readStatus(db.sql, migrations, { schema: settings.schema, table: settings.historyTable }));
     out.result(`\nthe demo database is ${DEMO_DATABASE}; connect with: psql "$(./bin/migrate db url | sed 's/\\/postgres$/\\/${DEMO_DATABASE}/')"`);
     return again === applied ? 0 : 1;
