@@ -101,7 +101,7 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     .action(action(() => import('./commands/check.js'), (a) => [a[0]]));
   program.command('backup').argument('<table...>', 'tables to back up (schema-qualified or not)')
     .option('--out <dir>', 'backup root for this backup (default --backup-dir)')
-    .option('--jobs <n>', 'parallel COPY connections sharing one snapshot', '4')
+    .option('--jobs <n>', 'parallel COPY connections sharing one snapshot (default: min(4, cores))')
     .description('write a verified CSV backup of tables, all in one snapshot')
     .action(action(() => import('./commands/backup.js'), (a) => [a[0], a[1]]));
   program.command('restore').argument('<dir>', 'backup directory')

@@ -3,19 +3,27 @@
  * (SPEC §9). Returns data; the CLI renders it and sets the exit code (1 when `errors` or
  * `differences` is non-empty). The caller owns the connection and holds the migration lock.
  *
- * Order of work: read every folder → parse every file → resolve every user and check every time
- * zone (one query each) → only then write, in one transaction. Any error means nothing is written,
- * unless `skipInvalid`, which writes the users without errors and lists the others.
+ * Order of work, pipelined for SPEC §10's ≥ 10,000 profiles/s: list DIR; read and parse the user
+ * folders in chunks; as soon as the first file is read, look up every folder's user and PostgreSQL's
+ * time zone names (one query each, answered while reading goes on); check each folder as soon as
+ * both are known; and hand every 1,000 valid users to the writer, whose statements run on the server
+ * while the next chunks are parsed. Everything happens in ONE transaction that commits only after
+ * the last folder was read and checked: with any error (unless `skipInvalid`) it is rolled back and
+ * writing stops at the first error, so "nothing is written" holds exactly as if all files had been
+ * validated first. Folders that share a user with another folder wait for the end.
  */
 import type { Sql } from '../db/connect.js';
 import { MigrationFailed, UsageError } from '../errors.js';
-import { readProfileFolders, type UserFolder } from './files.js';
+import {
+  applyResolution, checkTimezone, rejectSameUser, sharedUserIds, toCandidate, type Candidate,
+} from './candidates.js';
+import { listProfileFolders, type FolderListing, type FolderRef, type UserFolder } from './files.js';
 import type { ParsedMarkdown } from './markdown.js';
 import { createMarkdownParser } from './parse-pool.js';
-import { silentImportLog, type ImportIssue, type ImportLog, type ProfileColumn, type ProfileObject } from './types.js';
-import { checkTimezones, resolveUsers, timezoneProblem, type UserResolution } from './users.js';
+import { silentImportLog, type ImportIssue, type ImportLog } from './types.js';
+import { loadTimezones, resolveUsers, type TimezoneCheck, type UserResolution } from './users.js';
 import { findDifferences, type ProfileDifference, type VerifiedProfile } from './verify.js';
-import { writeProfiles } from './write.js';
+import { ProfileWriter } from './write.js';
 
 export type { ProfileDifference } from './verify.js';
 
@@ -56,39 +64,20 @@ export interface ImportResult {
   differences?: ProfileDifference[];
 }
 
-/** One user folder after parsing: its values, where they came from, and its problems. */
-interface Candidate {
-  folder: UserFolder<ParsedMarkdown>;
-  profile: VerifiedProfile;
-  errors: ImportIssue[];
-}
-
 const DEFAULT_BATCH_SIZE = 1000;
+
+// Folders read between two turns of the event loop, which let the server's answers in.
+const READ_CHUNK = 50;
 
 /** Imports (or dry-runs, or verifies) the markdown profiles of `dir` into `user_profiles`. */
 export async function importProfiles(sql: Sql, dir: string, options: ImportOptions, log: ImportLog = silentImportLog): Promise<ImportResult> {
   const batchSize = checkOptions(options);
-  const parser = createMarkdownParser();
-  const scan = await readProfileFolders(dir, (text) => parser.parse(text)).finally(() => parser.close());
-  for (const file of scan.ignored) log.warn(`ignored ${file}: only profile.md, preferences.md and patterns.md are imported`);
-  if (scan.folders.length === 0 && scan.errors.length === 0) {
-    scan.errors.push({ path: dir, message: 'no user folders: expected DIR/<user>/profile.md, preferences.md or patterns.md' });
+  const listing = await listProfileFolders(dir);
+  if (listing.folders.length === 0 && listing.errors.length === 0) {
+    listing.errors.push({ path: dir, message: 'no user folders: expected DIR/<user>/profile.md, preferences.md or patterns.md' });
   }
-  const candidates = scan.folders.map(toCandidate);
-  log.info(`profiles: read ${candidates.length} user folders`);
-  await resolveCandidates(sql, candidates, options).catch((error: unknown) => { throw readFailed(error, options.schema); });
-  const errors = [...scan.errors, ...candidates.flatMap((c) => c.errors)];
-  const valid = candidates.filter((c) => c.errors.length === 0).map((c) => c.profile);
-  const result: ImportResult = { dryRun: options.dryRun, imported: 0, unchanged: 0, created: 0, errors, skipped: candidates.length - valid.length };
-  if (options.verify) {
-    const differences = await findDifferences(sql, options.schema, valid).catch((error: unknown) => { throw readFailed(error, options.schema); });
-    const differing = new Set(differences.map((d) => d.userId));
-    return { ...result, dryRun: false, unchanged: valid.length - differing.size, differences };
-  }
-  if (errors.length > 0 && !options.skipInvalid) return result;
-  const { schema, dryRun, lockTimeoutMs, statementTimeoutMs } = options;
-  const counts = await writeProfiles(sql, valid, { schema, dryRun, batchSize, lockTimeoutMs, statementTimeoutMs }, log);
-  return { ...result, ...counts };
+  log.info(`profiles: ${listing.folders.length} user folders`);
+  return new ImportRun(sql, listing, options, batchSize, log).run();
 }
 
 /** A failed lookup, with the usual cause (tables not there yet) spelled out. */
@@ -100,6 +89,153 @@ function readFailed(error: unknown, schema: string): MigrationFailed {
   return new MigrationFailed(`import-profiles could not read the database: ${message ?? String(error)}`, { ...(hint ? { hint } : {}), cause: error });
 }
 
+/** What the two lookups answered. */
+interface Lookups {
+  users: Map<string, UserResolution>;
+  timezones: TimezoneCheck;
+  /** User ids that several folder names resolve to: their folders are checked at the end. */
+  shared: Set<string>;
+}
+
+/** One import: the folders read so far, the lookups, and the batches handed to the writer. */
+class ImportRun {
+  // Workers read and parse folders; this thread does so too when they have a backlog, and talks to the server.
+  private readonly parser = createMarkdownParser({ shareWork: true });
+  /** Chunks read, in folder order, whose files may still be parsing. */
+  private readonly parsing: { folders?: UserFolder<ParsedMarkdown>[]; done: Promise<void> }[] = [];
+  private readonly candidates: Candidate[] = [];
+  private readonly ignored: string[] = [];
+  private lookups?: Promise<void>;
+  private answers?: Lookups;
+  private lookupFailure: unknown;
+  /** candidates[0..checked) have been checked against the lookups. */
+  private checked = 0;
+  private readonly sameUser: Candidate[] = [];
+  private readonly ready: VerifiedProfile[] = [];
+  private readonly writer?: ProfileWriter;
+  private hasErrors: boolean;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly listing: FolderListing,
+    private readonly options: ImportOptions,
+    private readonly batchSize: number,
+    private readonly log: ImportLog,
+  ) {
+    const { schema, dryRun, lockTimeoutMs, statementTimeoutMs } = options;
+    if (!options.verify) this.writer = new ProfileWriter(sql, { schema, dryRun, lockTimeoutMs, statementTimeoutMs }, log);
+    this.hasErrors = listing.errors.length > 0;
+  }
+
+  async run(): Promise<ImportResult> {
+    try {
+      await this.readAll();
+    } finally {
+      await this.parser.close();
+    }
+    for (const file of this.ignored.sort()) this.log.warn(`ignored ${file}: only profile.md, preferences.md and patterns.md are imported`);
+    await this.lookups;
+    if (this.lookupFailure !== undefined) {
+      await this.writer?.abandon().catch(() => undefined);
+      throw readFailed(this.lookupFailure, this.options.schema);
+    }
+    this.check(true);
+    return this.result();
+  }
+
+  private async readAll(): Promise<void> {
+    const { folders, root } = this.listing;
+    for (let start = 0; start < folders.length; start += READ_CHUNK) {
+      const reads = folders.slice(start, start + READ_CHUNK).map((ref: FolderRef) => this.parser.readFolder(root, ref));
+      const chunk: { folders?: UserFolder<ParsedMarkdown>[]; done: Promise<void> } = { done: Promise.resolve() };
+      chunk.done = Promise.all(reads).then((done) => {
+        chunk.folders = done.map(({ folder, ignored }) => {
+          this.ignored.push(...ignored);
+          return folder;
+        });
+      });
+      this.parsing.push(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+      this.collect();
+      // The run will fail anyway: say so now rather than after reading everything.
+      if (this.lookupFailure !== undefined || this.writer?.hasFailed) break;
+    }
+    await Promise.all(this.parsing.map((chunk) => chunk.done));
+    this.collect();
+  }
+
+  /** Takes the chunks whose parsing is done, in order, as candidates, and checks what it can. */
+  private collect(): void {
+    for (let chunk = this.parsing[0]; chunk?.folders; chunk = this.parsing[0]) {
+      this.parsing.shift();
+      for (const folder of chunk.folders) {
+        const candidate = toCandidate(folder);
+        this.candidates.push(candidate);
+        if (candidate.errors.length > 0) this.hasErrors = true;
+        if (candidate.folder.files.length > 0) this.lookups ??= this.lookUp();
+      }
+    }
+    if (this.lookupFailure === undefined) this.check(false);
+  }
+
+  /** Both lookups for every listed folder at once; answered while reading goes on. */
+  private lookUp(): Promise<void> {
+    const names = this.listing.folders.map((f) => f.name);
+    const createUsers = this.options.createUsers && !this.options.verify;
+    return Promise.all([resolveUsers(this.sql, this.options.schema, names, createUsers), loadTimezones(this.sql)]).then(
+      ([users, timezones]) => { this.answers = { users, timezones, shared: sharedUserIds(users) }; },
+      (error: unknown) => { this.lookupFailure = error; },
+    );
+  }
+
+  /** Checks the folders read since the last call (once the lookups are in) and writes full batches. */
+  private check(final: boolean): void {
+    const answers = this.answers;
+    if (!answers) return;
+    for (; this.checked < this.candidates.length; this.checked++) {
+      const candidate = this.candidates[this.checked] as Candidate;
+      // A folder with no readable file has nothing to import: its user would only add noise to its error.
+      if (candidate.folder.files.length === 0) continue;
+      applyResolution(candidate, answers.users.get(candidate.folder.name));
+      if (answers.shared.has(candidate.profile.userId)) this.sameUser.push(candidate);
+      else this.accept(candidate, answers.timezones);
+    }
+    if (final) {
+      rejectSameUser(this.sameUser);
+      for (const candidate of this.sameUser) this.accept(candidate, answers.timezones);
+    }
+    while (this.ready.length >= this.batchSize || (final && this.ready.length > 0)) {
+      const batch = this.ready.splice(0, this.batchSize);
+      // After an error nothing will be committed (unless skipInvalid): stop sending work.
+      if (!this.hasErrors || this.options.skipInvalid) this.writer?.write(batch);
+    }
+  }
+
+  private accept(candidate: Candidate, timezones: TimezoneCheck): void {
+    checkTimezone(candidate, timezones);
+    if (candidate.errors.length > 0) this.hasErrors = true;
+    else this.ready.push(candidate.profile);
+  }
+
+  private async result(): Promise<ImportResult> {
+    const { options, candidates } = this;
+    const errors: ImportIssue[] = [...this.listing.errors, ...candidates.flatMap((c) => c.errors)];
+    const valid = candidates.filter((c) => c.errors.length === 0).map((c) => c.profile);
+    const result: ImportResult = { dryRun: options.dryRun, imported: 0, unchanged: 0, created: 0, errors, skipped: candidates.length - valid.length };
+    if (options.verify) {
+      const differences = await findDifferences(this.sql, options.schema, valid).catch((error: unknown) => { throw readFailed(error, options.schema); });
+      const differing = new Set(differences.map((d) => d.userId));
+      return { ...result, dryRun: false, unchanged: valid.length - differing.size, differences };
+    }
+    const writer = this.writer as ProfileWriter;
+    if (errors.length > 0 && !options.skipInvalid) {
+      await writer.abandon();
+      return result;
+    }
+    return { ...result, ...(await writer.finish()) };
+  }
+}
+
 function checkOptions(options: ImportOptions): number {
   // porsager's sql(name) splits identifiers on dots; a dotted schema name would be quoted wrongly.
   if (options.schema === '' || options.schema.includes('.')) {
@@ -108,80 +244,4 @@ function checkOptions(options: ImportOptions): number {
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
   return batchSize;
-}
-
-function toCandidate(folder: UserFolder<ParsedMarkdown>): Candidate {
-  const profile: VerifiedProfile = { user: folder.name, userId: '', columns: {}, paths: {} };
-  const candidate: Candidate = { folder, profile, errors: [...folder.errors] };
-  for (const file of folder.files) {
-    const parsed = file.content;
-    for (const issue of parsed.issues) candidate.errors.push({ path: file.path, message: `line ${issue.line}: ${issue.message}` });
-    profile.columns[file.column] = parsed.data;
-    profile.paths[file.column] = file.path;
-  }
-  readTimezone(candidate);
-  return candidate;
-}
-
-/** SPEC §9: a top-level `timezone` key in profile.md or preferences.md also sets the column. */
-function readTimezone(candidate: Candidate): void {
-  const { profile } = candidate;
-  const sources: { column: ProfileColumn; data: ProfileObject }[] = [];
-  for (const column of ['profile', 'preferences'] as const) {
-    const data = profile.columns[column];
-    if (data && Object.hasOwn(data, 'timezone')) sources.push({ column, data });
-  }
-  for (const { column, data } of sources) {
-    const value = data.timezone;
-    const path = profile.paths[column] ?? candidate.folder.path;
-    if (typeof value !== 'string') {
-      candidate.errors.push({ path, message: 'timezone must be one time zone name, e.g. "Timezone: Europe/London"' });
-    } else if (profile.timezone !== undefined && profile.timezone !== value) {
-      candidate.errors.push({ path, message: `timezone "${value}" differs from "${profile.timezone}" in ${profile.paths.timezone}: keep one` });
-    } else if (profile.timezone === undefined) {
-      profile.timezone = value;
-      profile.paths.timezone = path;
-    }
-  }
-}
-
-async function resolveCandidates(sql: Sql, all: Candidate[], options: ImportOptions): Promise<void> {
-  // A folder with no readable file has nothing to import: its user would only add noise to its error.
-  const candidates = all.filter((c) => c.folder.files.length > 0);
-  if (candidates.length === 0) return;
-  const createUsers = options.createUsers && !options.verify;
-  const resolutions = await resolveUsers(sql, options.schema, candidates.map((c) => c.folder.name), createUsers);
-  for (const candidate of candidates) applyResolution(candidate, resolutions.get(candidate.folder.name));
-  rejectSameUser(candidates);
-  const names = [...new Set(candidates.flatMap((c) => (c.profile.timezone === undefined ? [] : [c.profile.timezone])))];
-  const timezones = await checkTimezones(sql, names);
-  for (const { profile, errors } of candidates) {
-    const problem = profile.timezone === undefined ? undefined : timezoneProblem(profile.timezone, timezones);
-    if (problem) errors.push({ path: profile.paths.timezone ?? '', message: problem });
-  }
-}
-
-function applyResolution(candidate: Candidate, resolution: UserResolution | undefined): void {
-  if (!resolution || resolution.kind === 'error') {
-    candidate.errors.push({ path: candidate.folder.path, message: resolution?.message ?? 'user not resolved' });
-    return;
-  }
-  candidate.profile.userId = resolution.userId;
-  if (resolution.kind === 'create') candidate.profile.create = { externalId: resolution.externalId };
-}
-
-/** Two folders naming one user (`ABC…` and `abc…`, or a UUID and an external id) would fight: refuse both. */
-function rejectSameUser(candidates: Candidate[]): void {
-  const byUser = new Map<string, Candidate[]>();
-  for (const candidate of candidates) {
-    if (candidate.profile.userId === '') continue;
-    byUser.set(candidate.profile.userId, [...(byUser.get(candidate.profile.userId) ?? []), candidate]);
-  }
-  for (const [userId, same] of byUser) {
-    if (same.length < 2) continue;
-    const names = same.map((c) => c.folder.name).join(', ');
-    for (const candidate of same) {
-      candidate.errors.push({ path: candidate.folder.path, message: `folders ${names} are the same user (user_id ${userId}): keep one` });
-    }
-  }
 }

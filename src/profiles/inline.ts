@@ -1,9 +1,9 @@
 /**
  * The text-level half of the markdown mapping (see markdown.ts for the rules): plain text of parsed
  * inline and block nodes, `Key: value` detection, snake_case keys, and the issue list with lines.
- * Works on the mdast tree only; no regex ever looks at markdown syntax.
+ * Works on the parsed tree only (tree.ts); no regex ever looks at markdown syntax.
  */
-import type { Blockquote, Code, Html, Node, Paragraph, PhrasingContent, RootContent } from 'mdast';
+import type { At, Block, Blockquote, Code, Html, Inline, Paragraph } from './tree.js';
 
 /** A problem in one markdown file, at a 1-based line. */
 export interface MarkdownIssue {
@@ -16,14 +16,14 @@ export class IssueSink {
   readonly issues: MarkdownIssue[] = [];
 
   /** Records `message` at the line where `node` starts. */
-  add(node: Node | undefined, message: string): void {
+  add(node: At | undefined, message: string): void {
     this.issues.push({ line: lineOf(node), message });
   }
 }
 
-/** The 1-based line a node starts on (1 when the parser gave no position). */
-export function lineOf(node: Node | undefined): number {
-  return node?.position?.start.line ?? 1;
+/** The 1-based line a node starts on (1 for the file as a whole). */
+export function lineOf(node: At | undefined): number {
+  return node?.line ?? 1;
 }
 
 /**
@@ -33,28 +33,31 @@ export function lineOf(node: Node | undefined): number {
  * means a key can never be `__proto__`.
  */
 export function snakeCase(text: string): string {
-  return text
-    .normalize('NFKC')
+  // Printable ASCII (nearly every key) needs no NFKC and no Unicode classes, which cost ~5× more.
+  const ascii = PRINTABLE_ASCII.test(text);
+  return (ascii ? text : text.normalize('NFKC'))
     .toLowerCase()
     .replace(/['’]/g, '')
-    .replace(/[^\p{L}\p{N}]+/gu, '_')
+    .replace(ascii ? /[^a-z0-9]+/g : /[^\p{L}\p{N}]+/gu, '_')
     .replace(/^_+|_+$/g, '');
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 // A soft line break inside a paragraph renders as a space; keep values on one line like the reader sees them.
 const SOFT_BREAK = /[ \t]*\n[ \t]*/g;
 
 /** Plain text of inline nodes: markup dropped, code spans and link texts kept, URLs not. */
-export function inlineText(nodes: readonly PhrasingContent[], sink: IssueSink): string {
+export function inlineText(nodes: readonly Inline[], sink: IssueSink): string {
   let out = '';
   for (const node of nodes) out += phrasingText(node, sink);
   return out;
 }
 
-function phrasingText(node: PhrasingContent, sink: IssueSink): string {
+function phrasingText(node: Inline, sink: IssueSink): string {
   switch (node.type) {
     case 'text':
-      return node.value.replace(SOFT_BREAK, ' ');
+      return node.value.includes('\n') ? node.value.replace(SOFT_BREAK, ' ') : node.value;
     case 'inlineCode':
       return node.value;
     case 'break':
@@ -62,10 +65,9 @@ function phrasingText(node: PhrasingContent, sink: IssueSink): string {
     case 'html':
       return htmlText(node, sink);
     case 'image':
-    case 'imageReference':
-      return node.alt ?? '';
+      return node.alt;
     default:
-      return 'children' in node ? inlineText(node.children, sink) : '';
+      return inlineText(node.children, sink);
   }
 }
 
@@ -86,7 +88,7 @@ function isHtmlComment(node: Html): boolean {
 export type TextBlock = Paragraph | Code | Blockquote;
 
 /** True for blocks whose content is text (see `blockText`). */
-export function isTextBlock(node: RootContent): node is TextBlock {
+export function isTextBlock(node: Block): node is TextBlock {
   return node.type === 'paragraph' || node.type === 'code' || node.type === 'blockquote';
 }
 
@@ -121,7 +123,7 @@ export interface KeyBullet {
   /** snake_case key ('' when the label had no letters or digits: already reported). */
   key: string;
   /** The inline nodes after the separator: the value. */
-  value: PhrasingContent[];
+  value: Inline[];
   /** True for the bold form, which is a key whatever the rest of the list looks like. */
   explicit: boolean;
   /** Problems inside the label, reported only if the bullet is used as a key. */
@@ -146,14 +148,14 @@ export function splitKey(paragraph: Paragraph): KeyBullet | undefined {
   const label = first.value.slice(0, colon);
   const key = snakeCase(label);
   if (label.includes('\n') || label.trim().length > MAX_PLAIN_LABEL || key === '') return undefined;
-  const value: PhrasingContent[] = [{ ...first, value: first.value.slice(colon + 1) }, ...rest];
+  const value: Inline[] = [{ ...first, value: first.value.slice(colon + 1) }, ...rest];
   return { key, value, explicit: false, labelIssues: [] };
 }
 
-function splitBoldKey(label: PhrasingContent[], rest: PhrasingContent[]): KeyBullet | undefined {
+function splitBoldKey(label: Inline[], rest: Inline[]): KeyBullet | undefined {
   const labelSink = new IssueSink();
   const text = inlineText(label, labelSink).trim();
-  const bullet = (name: string, value: PhrasingContent[]): KeyBullet => {
+  const bullet = (name: string, value: Inline[]): KeyBullet => {
     const key = snakeCase(name);
     if (key === '') labelSink.add(label[0], `the key ${JSON.stringify(text)} has no letters or digits`);
     return { key, value, explicit: true, labelIssues: labelSink.issues };

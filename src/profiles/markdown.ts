@@ -1,7 +1,8 @@
 /**
  * Markdown profile → JSON object (SPEC §9). Pure and total: text in, `{ data, issues }` out; it never
  * throws, and a file with issues is invalid as a whole (the import lists each issue with its line).
- * Parsed with mdast-util-from-markdown (CommonMark); no regex looks at markdown structure.
+ * Parsed with markdown-it (CommonMark) into an mdast-shaped tree (tree.ts); no regex looks at markdown
+ * structure.
  *
  * From the SPEC:
  * - A bullet `**Key:** value` or `Key: value` becomes `"key": "value"`. The key is the snake_case
@@ -42,17 +43,20 @@
  * - Tables: CommonMark has none (no GFM extension), so a table is a paragraph and its value is
  *   the table's text, rows joined by spaces. Nothing is lost; nothing is structured.
  * - A second `#` heading (after content or after the title) is an error: sections are `##`.
- * - Thematic breaks and link reference definitions carry no content and are ignored.
+ * - Thematic breaks and link reference definitions carry no content and are ignored (a bullet
+ *   holding only a definition is an empty bullet).
  * - An empty file (or a title alone) is `{}`.
+ * - Lists, quotes, emphasis and links nested more than 32 deep (tree.ts `MAX_NESTING`) make the
+ *   file an error: no profile needs that, and crafted nesting is what makes parsers slow. At most
+ *   100 issues are listed per file, then how many more there are.
  * - Key order follows the file, except that keys that are whole numbers (`## 2024`) come first
  *   (JavaScript object order). jsonb keeps no key order anyway.
  */
-import type { Heading, List, ListItem, Node, RootContent } from 'mdast';
-import { fromMarkdown } from 'mdast-util-from-markdown';
 import {
   IssueSink, blockText, checkHtmlBlock, inlineText, isTextBlock, lineOf, snakeCase, splitKey,
   type KeyBullet, type MarkdownIssue,
 } from './inline.js';
+import { NestingTooDeep, parseTree, type At, type Block, type Heading, type List, type ListItem } from './tree.js';
 import type { ProfileObject, ProfileValue } from './types.js';
 
 export type { MarkdownIssue } from './inline.js';
@@ -63,29 +67,39 @@ export interface ParsedMarkdown {
   issues: MarkdownIssue[];
 }
 
+/** Issues listed per file at most: a crafted file can have hundreds of thousands. */
+export const MAX_ISSUES = 100;
+
 /** Maps one markdown profile file to its JSON object, collecting every problem with its line. */
 export function parseProfileMarkdown(text: string): ParsedMarkdown {
   const sink = new IssueSink();
+  let blocks: Block[];
   try {
-    const tree = fromMarkdown(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    const data = rootValue(buildSections(tree.children, sink), sink);
-    return { data, issues: sink.issues.sort((a, b) => a.line - b.line) };
+    blocks = parseTree(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    // Hostile input (say, thousands of nested lists) may exhaust the stack: an error on the file, not a crash.
-    sink.add(undefined, `could not be read as markdown: ${(error as Error).message}`);
+    if (error instanceof NestingTooDeep) sink.add(error, error.message);
+    else sink.add(undefined, `could not be read as markdown: ${(error as Error).message}`);
     return { data: {}, issues: sink.issues };
   }
+  const data = rootValue(buildSections(blocks, sink), sink);
+  return { data, issues: capped(sink.issues.sort((a, b) => a.line - b.line)) };
+}
+
+function capped(issues: MarkdownIssue[]): MarkdownIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const last = issues[MAX_ISSUES - 1]?.line ?? 1;
+  return [...issues.slice(0, MAX_ISSUES), { line: last, message: `and ${issues.length - MAX_ISSUES} more problems after line ${last}` }];
 }
 
 interface Section {
   key: string;
   depth: number;
   heading?: Heading;
-  blocks: RootContent[];
+  blocks: Block[];
   children: Section[];
 }
 
-function buildSections(nodes: RootContent[], sink: IssueSink): Section {
+function buildSections(nodes: Block[], sink: IssueSink): Section {
   const root: Section = { key: '', depth: 1, blocks: [], children: [] };
   const stack: Section[] = [root];
   let seenContent = false;
@@ -95,7 +109,7 @@ function buildSections(nodes: RootContent[], sink: IssueSink): Section {
       seenContent = true;
       continue;
     }
-    if (node.type !== 'definition' && !(node.type === 'html' && isComment(node.value))) seenContent = true;
+    if (!(node.type === 'html' && isComment(node.value))) seenContent = true;
     let current = stack[stack.length - 1] ?? root;
     if (node.type !== 'heading') {
       current.blocks.push(node);
@@ -124,11 +138,11 @@ function headingKey(heading: Heading, sink: IssueSink): string {
 
 /** A section's blocks sorted into text blocks and list items. */
 interface Content {
-  texts: { node: Node; text: string }[];
+  texts: { node: At; text: string }[];
   items: ListItem[];
 }
 
-function collect(blocks: readonly RootContent[], sink: IssueSink): Content {
+function collect(blocks: readonly Block[], sink: IssueSink): Content {
   const content: Content = { texts: [], items: [] };
   for (const node of blocks) {
     if (node.type === 'list') content.items.push(...listItems(node));
@@ -136,7 +150,7 @@ function collect(blocks: readonly RootContent[], sink: IssueSink): Content {
       const text = blockText(node, sink);
       if (text !== undefined) content.texts.push({ node, text });
     } else if (node.type === 'html') checkHtmlBlock(node, sink);
-    else if (node.type !== 'thematicBreak' && node.type !== 'definition') {
+    else if (node.type !== 'thematicBreak') {
       sink.add(node, `unsupported markdown here (${node.type})`);
     }
   }
@@ -234,7 +248,7 @@ class ObjectBuilder {
 
   constructor(private readonly sink: IssueSink) {}
 
-  add(source: KeyBullet | Section, value: ProfileValue, node: Node | undefined): void {
+  add(source: KeyBullet | Section, value: ProfileValue, node: At | undefined): void {
     this.sink.issues.push(...('labelIssues' in source ? source.labelIssues : []));
     const { key } = source;
     if (key === '') return; // already reported where the key was read

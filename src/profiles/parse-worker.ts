@@ -1,10 +1,11 @@
 /**
- * Worker-thread side of parse-pool.ts: receives batches of markdown texts, answers with their
- * mappings in the same order. Loaded only from the compiled package (`dist/profiles/parse-worker.js`).
+ * Worker-thread side of parse-pool.ts: receives batches of tasks (a file's text, or a user folder
+ * to read and parse), answers with their results in the same order. Loaded only from the compiled
+ * package (`dist/profiles/parse-worker.js`).
  */
 import { parentPort } from 'node:worker_threads';
-import { parseProfileMarkdown } from './markdown.js';
+import { runTask, type Task } from './parse-pool.js';
 
-parentPort?.on('message', (texts: string[]) => {
-  parentPort?.postMessage(texts.map((text) => parseProfileMarkdown(text)));
+parentPort?.on('message', (tasks: Task[]) => {
+  parentPort?.postMessage(tasks.map(runTask));
 });

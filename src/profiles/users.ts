@@ -54,11 +54,12 @@ export async function resolveUsers(sql: Sql, schema: string, names: readonly str
   const byId = new Map(rows.map((row) => [row.user_id, row]));
   const byExternal = new Map(rows.filter((row) => row.external_id !== null).map((row) => [row.external_id as string, row]));
   const resolutions = new Map<string, UserResolution>();
-  for (const name of names) resolutions.set(name, resolveOne(name, byId, byExternal, createUsers));
+  names.forEach((name, i) => resolutions.set(name, resolveOne(name, ids[i] as string, byId, byExternal, createUsers)));
   return resolutions;
 }
 
-function resolveOne(name: string, byId: Map<string, UserRow>, byExternal: Map<string, UserRow>, createUsers: boolean): UserResolution {
+/** `userId`: the name's user_id if it is created (the UUID itself, or 002's mapping of the name). */
+function resolveOne(name: string, userId: string, byId: Map<string, UserRow>, byExternal: Map<string, UserRow>, createUsers: boolean): UserResolution {
   const uuid = isUuid(name);
   const found = (uuid ? byId.get(name.toLowerCase()) : undefined) ?? byExternal.get(name);
   if (found) return { kind: 'existing', userId: found.user_id };
@@ -67,7 +68,6 @@ function resolveOne(name: string, byId: Map<string, UserRow>, byExternal: Map<st
   if (name.length > MAX_EXTERNAL_ID) {
     return { kind: 'error', message: `cannot create this user: an external_id is at most ${MAX_EXTERNAL_ID} characters` };
   }
-  const userId = uuid ? name.toLowerCase() : mappedUserId(name);
   const taken = byId.get(userId);
   if (taken) {
     return { kind: 'error', message: `cannot create this user: its user_id ${userId} belongs to the user with external_id ${JSON.stringify(taken.external_id)}` };
@@ -75,20 +75,21 @@ function resolveOne(name: string, byId: Map<string, UserRow>, byExternal: Map<st
   return { kind: 'create', userId, externalId: uuid ? null : name };
 }
 
-/** The subset of `names` PostgreSQL knows as time zones, plus a suggestion for case slips. */
+/** The time zone names PostgreSQL knows, plus a suggestion for case slips. */
 export interface TimezoneCheck {
   known: Set<string>;
   /** lowercase name → the spelling PostgreSQL knows. */
   suggestions: Map<string, string>;
 }
 
-/** Checks all time zone names against `pg_timezone_names` in one query. */
-export async function checkTimezones(sql: Sql, names: readonly string[]): Promise<TimezoneCheck> {
+/**
+ * Every name PostgreSQL knows as a time zone, in one query (~600 names, ~15 ms: the server scans its
+ * zoneinfo tree whatever the WHERE clause, so asking for all of them up front costs no more than
+ * asking for the few a run uses, and lets the import check each user as soon as it is parsed).
+ */
+export async function loadTimezones(sql: Sql): Promise<TimezoneCheck> {
   const check: TimezoneCheck = { known: new Set(), suggestions: new Map() };
-  if (names.length === 0) return check;
-  const rows = await sql<{ name: string }[]>`
-    SELECT name FROM pg_timezone_names
-     WHERE lower(name) IN (SELECT lower(value) FROM jsonb_array_elements_text(${sql.json([...names])}::jsonb))`;
+  const rows = await sql<{ name: string }[]>`SELECT name FROM pg_timezone_names`;
   for (const { name } of rows) {
     check.known.add(name);
     check.suggestions.set(name.toLowerCase(), name);

@@ -1,7 +1,7 @@
 /**
- * Writing validated profiles (SPEC §9, §10): set-based statements of `batchSize` rows (default
- * 1,000), all in ONE transaction, so an import is all-or-nothing and a dry run is the same work
- * rolled back (SPEC §7), which makes its counts exact, triggers included.
+ * Writing validated profiles (SPEC §9, §10): set-based statements of up to 1,000 rows a batch, all
+ * in ONE transaction, so an import is all-or-nothing and a dry run is the same work rolled back
+ * (SPEC §7), which makes its counts exact, triggers included.
  *
  * Per batch, two statements instead of one `INSERT … ON CONFLICT DO UPDATE`: a file that is absent
  * must leave its column untouched, and for a row that does not exist yet "untouched" means the
@@ -41,7 +41,6 @@ export interface WriteCounts {
 export interface WriteOptions {
   schema: string;
   dryRun: boolean;
-  batchSize: number;
   /** `SET LOCAL lock_timeout` for the transaction, in ms (SPEC §7 for dry runs). */
   lockTimeoutMs?: number;
   /** `SET LOCAL statement_timeout` for the transaction, in ms. */
@@ -50,45 +49,107 @@ export interface WriteOptions {
 
 type Tx = postgres.TransactionSql<Record<string, never>>;
 
-/** Thrown inside the transaction to roll a dry run back while keeping its counts. */
-class DryRunRollback extends Error {
-  constructor(readonly counts: WriteCounts) {
-    super('dry run: rolled back');
+/** Thrown inside the transaction to roll it back (a dry run, or an import that found errors). */
+class RollBack extends Error {
+  constructor() {
+    super('rolled back');
   }
 }
 
-/** Writes `profiles` in one transaction (rolled back for a dry run); returns the counts. */
-export async function writeProfiles(sql: Sql, profiles: readonly PlannedProfile[], options: WriteOptions, log: ImportLog): Promise<WriteCounts> {
-  try {
-    return await sql.begin(async (tx) => {
-      await setTimeouts(tx, options);
-      const counts = await writeAll(tx, profiles, options, log);
-      if (options.dryRun) throw new DryRunRollback(counts);
-      return counts;
+/**
+ * Writes batches of profiles in ONE transaction, opened with the first batch. `write` does not wait:
+ * each batch's statements are pipelined on the connection, so the server writes batch N while the
+ * import reads and parses the folders of batch N+1 (import.ts). Nothing is visible to anyone else
+ * until `finish` commits; `abandon` (or a dry run) rolls everything back.
+ */
+export class ProfileWriter {
+  private transaction?: Promise<unknown>;
+  private open?: Promise<{ tx: Tx }>;
+  private decide: (commit: boolean) => void = () => {};
+  /** Set once the transaction is over, however (committed, rolled back, or its connection lost). */
+  private ended?: { error?: unknown };
+  private readonly statements: Promise<void>[] = [];
+  private failure: unknown;
+  private readonly created = new Set<string>();
+  private readonly written = new Set<string>();
+  private planned = 0;
+
+  constructor(private readonly sql: Sql, private readonly options: WriteOptions, private readonly log: ImportLog) {}
+
+  /** Queues one batch (at most `batchSize` profiles, no user twice across batches). */
+  write(batch: readonly PlannedProfile[]): void {
+    // After a failure the transaction is lost: a statement sent now could only fail, or never answer.
+    if (batch.length === 0 || this.failure !== undefined || this.ended) return;
+    this.planned += batch.length;
+    const planned = this.planned;
+    const open = (this.open ??= this.begin());
+    this.statements.push(open.then(async ({ tx }) => {
+      if (this.ended) return;
+      const { schema } = this.options;
+      const toCreate = batch.filter((p) => p.create);
+      // Sent together, executed in order: the trigger of 010 makes a profile row for each created user.
+      const [created, inserted, updated] = await Promise.all([
+        toCreate.length > 0 ? insertUsers(tx, schema, toCreate) : [],
+        insertMissingRows(tx, schema, batch),
+        updateChangedRows(tx, schema, batch),
+      ]);
+      for (const id of created) this.created.add(id);
+      for (const id of [...created, ...inserted, ...updated]) this.written.add(id);
+      this.log.info(`profiles: ${planned} users written`);
+    }).catch((error: unknown) => {
+      this.failure ??= error;
+    }));
+  }
+
+  /** True once a statement failed: `finish` will throw. */
+  get hasFailed(): boolean {
+    return this.failure !== undefined || this.ended !== undefined;
+  }
+
+  /** Waits for every batch, commits (a dry run rolls back) and returns the counts; throws if any statement failed. */
+  async finish(): Promise<WriteCounts> {
+    await this.close(!this.options.dryRun);
+    return { imported: this.written.size, unchanged: this.planned - this.written.size, created: this.created.size };
+  }
+
+  /** Rolls back whatever was written (the import found errors). */
+  async abandon(): Promise<void> {
+    await this.close(false);
+  }
+
+  private begin(): Promise<{ tx: Tx }> {
+    return new Promise((opened, failed) => {
+      const decided = new Promise<boolean>((resolve) => { this.decide = resolve; });
+      this.transaction = this.sql.begin(async (tx) => {
+        await setTimeouts(tx, this.options);
+        opened({ tx });
+        if (!(await decided)) throw new RollBack();
+      });
+      this.transaction.then(() => { this.ended = {}; }, (error: unknown) => {
+        this.ended = { error };
+        failed(error);
+      });
     });
-  } catch (error) {
-    if (error instanceof DryRunRollback) return error.counts;
-    const detail = (error as { message?: string }).message ?? String(error);
+  }
+
+  private async close(commit: boolean): Promise<void> {
+    const transaction = this.transaction;
+    if (!transaction) return;
+    // A lost connection ends the transaction (postgres.js rejects it) while statements may never answer.
+    const over = transaction.then(() => undefined, () => undefined);
+    await Promise.race([Promise.all(this.statements), over]);
+    // Only a live transaction is told how to end: a ROLLBACK sent on a lost connection would crash the driver.
+    if (!this.ended) this.decide(commit && this.failure === undefined);
+    await over;
+    const ended = this.ended?.error;
+    const failure = this.failure ?? (ended instanceof RollBack ? undefined : ended);
+    if (failure === undefined) return;
+    const detail = (failure as { message?: string }).message ?? String(failure);
     throw new MigrationFailed(`import failed and was rolled back, nothing was written: ${detail}`, {
       hint: 'another session may have changed users or user_profiles meanwhile; run the import again',
-      cause: error,
+      cause: failure,
     });
   }
-}
-
-async function writeAll(tx: Tx, profiles: readonly PlannedProfile[], options: WriteOptions, log: ImportLog): Promise<WriteCounts> {
-  const created = new Set<string>();
-  for (const batch of chunks(profiles.filter((p) => p.create), options.batchSize)) {
-    for (const id of await insertUsers(tx, options.schema, batch)) created.add(id);
-  }
-  const written = new Set(created);
-  const batches = chunks(profiles, options.batchSize);
-  for (const [index, batch] of batches.entries()) {
-    for (const id of await insertMissingRows(tx, options.schema, batch)) written.add(id);
-    for (const id of await updateChangedRows(tx, options.schema, batch)) written.add(id);
-    if (batches.length > 1) log.info(`profiles: batch ${index + 1}/${batches.length} written`);
-  }
-  return { imported: written.size, unchanged: profiles.length - written.size, created: created.size };
 }
 
 async function insertUsers(tx: Tx, schema: string, batch: readonly PlannedProfile[]): Promise<string[]> {
@@ -135,10 +196,4 @@ async function setTimeouts(tx: Tx, options: WriteOptions): Promise<void> {
   // set_config(..., true) is SET LOCAL with the value as a parameter.
   if (options.lockTimeoutMs !== undefined) await tx`SELECT set_config('lock_timeout', ${`${options.lockTimeoutMs}ms`}, true)`;
   if (options.statementTimeoutMs !== undefined) await tx`SELECT set_config('statement_timeout', ${`${options.statementTimeoutMs}ms`}, true)`;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

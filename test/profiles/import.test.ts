@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { importProfiles, type ImportOptions } from '../../src/profiles/import.js';
+import { MAX_NESTING } from '../../src/profiles/tree.js';
 import { mappedUserId } from '../../src/profiles/users.js';
 import { useDatabase } from '../support/database.js';
 import { FIXTURES, asStrataSql, copyFixtures, createProfileSchema, makeProfileDir } from './schema.js';
@@ -224,6 +225,57 @@ describe('validation before writing', () => {
   it('a directory without user folders is an error', async () => {
     const dir = await makeProfileDir({ 'README.md': 'x' });
     expect((await run(dir)).errors).toEqual([{ path: dir, message: 'no user folders: expected DIR/<user>/profile.md, preferences.md or patterns.md' }]);
+  });
+});
+
+describe('reading, checking and writing overlap, and the rules still hold', () => {
+  const many = (count: number) => Array.from({ length: count }, (_, i) => `m_${String(i).padStart(3, '0')}`);
+
+  it('an error in a late folder rolls back the batches already sent, and --skip-invalid keeps them', async () => {
+    // 400 folders are read in several chunks: batches of the first ones normally go out (and are
+    // rolled back) before the last folder is read.
+    const users = many(400);
+    await addUsers(...users);
+    const files: Record<string, string | Uint8Array> = Object.fromEntries(users.map((u) => [`${u}/profile.md`, PROFILE(u)]));
+    files['m_399/patterns.md'] = '## Goals\n\nIntro\n\n- Run\n';
+    const dir = await makeProfileDir(files);
+    expect(await run(dir, { batchSize: 10 })).toMatchObject({ imported: 0, unchanged: 0, skipped: 1 });
+    expect((await profiles()).filter((row) => JSON.stringify(row.profile) !== '{}')).toEqual([]);
+
+    expect(await run(dir, { batchSize: 10, skipInvalid: true })).toMatchObject({ imported: 399, skipped: 1 });
+    expect(await profileOf('m_398')).toMatchObject({ profile: { name: 'm_398' } });
+    expect(await profileOf('m_399')).toMatchObject({ profile: {} });
+  });
+
+  it('folders naming one user are both refused, however far apart they are read', async () => {
+    const uuid = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const users = many(70);
+    await addUsers(...users);
+    await db.current.sql`INSERT INTO ${db.current.sql(schema)}.users (user_id, external_id) VALUES (${uuid}, 'zz_last')`;
+    const files = Object.fromEntries([...users, uuid, 'zz_last'].map((u) => [`${u}/profile.md`, PROFILE(u)]));
+    const dir = await makeProfileDir(files);
+    const result = await run(dir, { batchSize: 10, skipInvalid: true });
+    expect(result).toMatchObject({ imported: 70, skipped: 2 });
+    expect(result.errors.map((e) => path.basename(e.path))).toEqual([uuid, 'zz_last']);
+    expect(await profileOf('zz_last')).toMatchObject({ profile: {} });
+  });
+
+  it('a dry run over many batches counts exactly and leaves nothing behind', async () => {
+    const users = many(75);
+    const dir = await makeProfileDir(Object.fromEntries(users.map((u) => [`${u}/profile.md`, PROFILE(u)])));
+    expect(await run(dir, { dryRun: true, createUsers: true, batchSize: 10 })).toMatchObject({ dryRun: true, imported: 75, created: 75, errors: [] });
+    expect(await profiles()).toEqual([]);
+  });
+
+  it('a crafted 1 MiB file is an error for that file, with its path and line', async () => {
+    await addUsers('u1', 'u2');
+    const dir = await makeProfileDir({ 'u1/profile.md': PROFILE('A'), 'u2/patterns.md': `${'>'.repeat(1024 * 1024 - 1)}a` });
+    const result = await run(dir);
+    expect(result.errors).toEqual([{
+      path: path.join(dir, 'u2', 'patterns.md'),
+      message: `line 1: nested more than ${MAX_NESTING} levels deep (lists, quotes, emphasis and links): flatten it`,
+    }]);
+    expect(result).toMatchObject({ imported: 0, skipped: 1 });
   });
 });
 

@@ -3,7 +3,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { snakeCase } from '../../src/profiles/inline.js';
-import { parseProfileMarkdown } from '../../src/profiles/markdown.js';
+import { MAX_ISSUES, parseProfileMarkdown } from '../../src/profiles/markdown.js';
+import { MAX_NESTING } from '../../src/profiles/tree.js';
 import { FIXTURES } from './schema.js';
 
 // Verbatim from the fixture README: the exact JSON, key order included.
@@ -197,3 +198,51 @@ describe('input that is reported, never dropped or thrown', () => {
     }), { numRuns: 500 });
   });
 });
+
+/** `depth` lists, each inside the last: `Key:` bullets (no markup, which would nest too) down to a plain list. */
+function nestedLists(depth: number): string {
+  const keys = Array.from({ length: depth - 1 }, (_, i) => `${'  '.repeat(i)}- L${i}:`);
+  return `${[...keys, `${'  '.repeat(depth - 1)}- leaf`].join('\n')}\n`;
+}
+
+describe('crafted input is bounded (a file is at most 1 MiB; nesting and the issue list are capped)', () => {
+  const MIB = 1024 * 1024;
+  const fill = (unit: string, tail = '') => unit.repeat(Math.floor((MIB - tail.length) / unit.length)) + tail;
+  const tooDeep = `nested more than ${MAX_NESTING} levels deep (lists, quotes, emphasis and links): flatten it`;
+
+  it('maps lists nested 32 deep, and rejects a 33rd level at its line', () => {
+    let expected: unknown = ['leaf'];
+    for (let i = MAX_NESTING - 2; i >= 0; i--) expected = { [`l${i}`]: expected };
+    expect(data(nestedLists(MAX_NESTING))).toEqual(expected);
+    expect(issues(nestedLists(MAX_NESTING + 1))).toEqual([`${MAX_NESTING + 1}: ${tooDeep}`]);
+    expect(issues(`- **Note:** ${'*a '.repeat(MAX_NESTING + 1)}x${' a*'.repeat(MAX_NESTING + 1)}\n`)).toEqual([`1: ${tooDeep}`]);
+  });
+
+  it('turns a 1 MiB nested-quote bomb into an error for the file, in well under the test timeout', () => {
+    const parsed = parseProfileMarkdown(fill('>', 'a'));
+    expect(parsed).toEqual({ data: {}, issues: [{ line: 1, message: tooDeep }] });
+  }, 30_000);
+
+  it.each([
+    ['quotes on separate lines', () => Array.from({ length: 40_000 }, (_, i) => `${'>'.repeat(i % 200)} a`).join('\n')],
+    ['list markers on one line', () => fill('- ', 'a')],
+    ['ordered lists inside quotes', () => fill('> 1. ', 'a')],
+    ['emphasis runs', () => fill('*a **a ')],
+    ['open links', () => fill('[a](')],
+    ['brackets', () => fill('[')],
+    ['image labels', () => fill('![')],
+    ['backticks', () => fill('`a``')],
+  ])(`finishes on 1 MiB of %s, listing at most ${MAX_ISSUES + 1} issues`, (_name, make) => {
+    const parsed = parseProfileMarkdown(make());
+    expect(parsed.issues.length).toBeGreaterThan(0);
+    expect(parsed.issues.length).toBeLessThanOrEqual(MAX_ISSUES + 1);
+  }, 30_000);
+
+  it(`lists at most ${MAX_ISSUES} issues of a file, then how many more`, () => {
+    const listed = issues('- **A:** 1\n'.repeat(MAX_ISSUES + 51));
+    expect(listed).toHaveLength(MAX_ISSUES + 1);
+    expect(listed[0]).toBe('2: duplicate key "a" (first on line 1)');
+    expect(listed[MAX_ISSUES]).toBe(`${MAX_ISSUES + 1}: and 50 more problems after line ${MAX_ISSUES + 1}`);
+  });
+});
+

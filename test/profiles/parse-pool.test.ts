@@ -1,7 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readFolder, type FolderRef } from '../../src/profiles/files.js';
 import { parseProfileMarkdown } from '../../src/profiles/markdown.js';
 import { createMarkdownParser } from '../../src/profiles/parse-pool.js';
+import { FIXTURES } from './schema.js';
 
 const fakeWorker = new URL('./fake-parse-worker.mjs', import.meta.url);
 const builtWorker = new URL('../../dist/profiles/parse-worker.js', import.meta.url);
@@ -47,6 +50,36 @@ describe('markdown parser pool', () => {
     expect(results.map((r) => r.data)).toEqual([{ a: '1' }, { b: '2' }, { c: '3' }]);
   });
 
+  it('stops a worker past its deadline: the file at fault gets an error, the rest are parsed', async () => {
+    const parser = createMarkdownParser({ workers: 1, workerUrl: fakeWorker, inlineLimit: 0, deadlineMs: 300, deadlineMsPerMiB: 0 });
+    await parser.parse('warm-up'); // the first batch of a worker gets extra time to start
+    const texts = ['t0', 'hang', 't2', 't3'];
+    const results = await Promise.all(texts.map((text) => parser.parse(text)));
+    await parser.close();
+    expect(results.map((r) => (r.issues.length > 0 ? r.issues[0]?.message : r.data.text))).toEqual([
+      't0', 'could not be parsed: parsing took longer than 0.3 s: the file may be crafted to be slow', 't2', 't3',
+    ]);
+  });
+
+  it('sends a large file to a worker even among the first, inline ones', async () => {
+    const parser = createMarkdownParser({ workers: 1, workerUrl: fakeWorker, inlineLimit: 100, largeFile: 15 });
+    const results = await Promise.all(['- **A:** 1\n', `- **B:** ${'x'.repeat(20)}\n`].map((text) => parser.parse(text)));
+    await parser.close();
+    expect(results.map((r) => r.data)).toEqual([{ a: '1' }, { text: `- **B:** ${'x'.repeat(20)}\n` }]);
+  });
+
+  it('with shareWork, parses on the calling thread while the workers have a backlog', async () => {
+    const parser = createMarkdownParser({ workers: 1, workerUrl: fakeWorker, inlineLimit: 0, shareWork: true });
+    const texts = Array.from({ length: 1000 }, (_, i) => `- **N:** ${i}\n`);
+    const results = await Promise.all(texts.map((text) => parser.parse(text)));
+    await parser.close();
+    const inline = results.filter((r) => !('text' in r.data));
+    expect(inline.length).toBeGreaterThan(0);
+    expect(inline.length).toBeLessThan(texts.length);
+    // Same answers whichever thread parsed: each caller gets its own file's result.
+    results.forEach((r, i) => expect(r.data).toEqual('text' in r.data ? { text: texts[i] } : { n: String(i) }));
+  });
+
   it.skipIf(!fs.existsSync(builtWorker))('gives the same mappings on the built worker as inline', async () => {
     const parser = createMarkdownParser({ workers: 2, workerUrl: builtWorker, inlineLimit: 0 });
     const texts = ['# P\n\n- **Name:** A\n\n## Goals\n\n- Run\n', '## S\n\nintro\n\n- a\n', ''];
@@ -54,4 +87,39 @@ describe('markdown parser pool', () => {
     await parser.close();
     expect(results).toEqual(texts.map((text) => parseProfileMarkdown(text)));
   });
+
+  const fixtureRefs: FolderRef[] = fs.readdirSync(FIXTURES, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory()).map((entry) => ({ name: entry.name, path: path.join(FIXTURES, entry.name) }));
+  /** What reading and parsing a folder on this thread gives (the reference every path must match). */
+  const readHere = (ref: FolderRef) => {
+    const ignored: string[] = [];
+    return { folder: readFolder(FIXTURES, ref, parseProfileMarkdown, ignored), ignored };
+  };
+
+  it('reads and parses folders inline when the compiled worker is absent', async () => {
+    const parser = createMarkdownParser({ workers: 2, workerUrl: new URL('./no-such-worker.js', import.meta.url), inlineLimit: 0 });
+    const results = await Promise.all(fixtureRefs.map((ref) => parser.readFolder(FIXTURES, ref)));
+    await parser.close();
+    expect(results).toEqual(fixtureRefs.map(readHere));
+  });
+
+  it('sends folders to workers, and reports a folder that crashes a worker on its own', async () => {
+    const parser = createMarkdownParser({ workers: 2, workerUrl: fakeWorker, inlineLimit: 0 });
+    await parser.parse('warm-up');
+    const refs = ['a', 'b', 'crash', 'c'].map((name) => ({ name, path: `/profiles/${name}` }));
+    const results = await Promise.all(refs.map((ref) => parser.readFolder('/profiles', ref)));
+    await parser.close();
+    expect(results.map((r) => r.ignored)).toEqual([['fake:a'], ['fake:b'], [], ['fake:c']]);
+    expect(results[2]?.folder.errors).toEqual([{ path: '/profiles/crash', message: 'could not be read: worker exited with code 3' }]);
+  });
+
+  it.skipIf(!fs.existsSync(builtWorker))('reads folders on the built worker as inline, large files parsed as tasks of their own', async () => {
+    for (const largeFile of [64 * 1024, 100]) {
+      const parser = createMarkdownParser({ workers: 2, workerUrl: builtWorker, inlineLimit: 0, largeFile });
+      const results = await Promise.all(fixtureRefs.map((ref) => parser.readFolder(FIXTURES, ref)));
+      await parser.close();
+      expect(results).toEqual(fixtureRefs.map(readHere));
+    }
+  });
 });
+

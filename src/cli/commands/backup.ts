@@ -3,6 +3,7 @@
  * snapshot. `--out DIR` is the backup root for this run (default `--backup-dir`, `./backups`); the
  * backup itself is `<root>/<UTC yyyymmddThhmmssZ>_manual/`.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../db/connect.js';
 import { UsageError } from '../../errors.js';
@@ -11,7 +12,8 @@ import { connectionTarget, withDatabase, type CommandContext } from '../session.
 export async function run(ctx: CommandContext, tables: string[], options: { out?: string; jobs?: string }): Promise<number> {
   const { settings, out } = ctx;
   if (tables.length === 0) throw new UsageError('name at least one table to back up');
-  const jobs = options.jobs === undefined ? 4 : Number(options.jobs);
+  // Parallel COPY helps while there are cores for it: on 2 cores, 4 streams lost to 2 (BENCHMARKS.md).
+  const jobs = options.jobs === undefined ? Math.min(4, Math.max(1, os.availableParallelism())) : Number(options.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 32) throw new UsageError(`invalid --jobs "${options.jobs}": expected 1 … 32`);
   const { createBackup } = await import('../../backup/index.js');
   const root = path.resolve(ctx.cwd, options.out ?? settings.backupDir);
