@@ -280,7 +280,8 @@ describe('011_timezone_awareness through the CLI, on the bundled schema plus obj
                                       (SELECT count(*)::int FROM v_events_per_day) AS per_day`;
     expect(counts!.mv).toBe(counts!.days);
     expect(counts!.per_day).toBeGreaterThan(0);
-    expect(up.stderr).toMatch(/recreated 6 dependent views: .*"public"\."v_events".*"public"\."v_events_per_day"/);
+    const notices = up.json<{ steps: { name: string; notices: string[] }[] }>().steps.find((s) => s.name === '011_timezone_awareness')?.notices ?? [];
+    expect(notices.join('\n')).toMatch(/recreated 6 dependent views: .*"public"\."v_events".*"public"\."v_events_per_day"/);
   });
 
   it('verify passes, and reports a timestamp column added later and a sampled value that differs', async () => {
