@@ -7,7 +7,7 @@
 import type { Sql } from '../db/connect.js';
 import { IntegrityError } from '../errors.js';
 import { HistoryStore, type HistoryLocation } from './history.js';
-import { lockKeyFor, releaseLock, takeLock } from './lock.js';
+import { withRunLock } from './lock.js';
 import { findTarget, migrationStatus } from './plan.js';
 import { compareMigrations, type ResolvedMigration } from './resolver.js';
 import { quoteLiteral } from '../db/quote.js';
@@ -21,9 +21,7 @@ export interface BaselineResult {
 /** Records every migration up to TARGET as applied, without running it. */
 export async function baselineMigrations(sql: Sql, migrations: ResolvedMigration[], location: HistoryLocation, target: string, options: { dryRun: boolean; lockTimeoutMs: number }): Promise<BaselineResult> {
   const history = new HistoryStore(sql, location);
-  const key = lockKeyFor(location);
-  await takeLock(sql, key, options.lockTimeoutMs);
-  try {
+  return withRunLock(sql, location, options.lockTimeoutMs, async () => {
     const rows = await history.load();
     if (rows.length > 0) {
       throw new IntegrityError(`cannot baseline: ${location.schema}.${location.table} already records ${rows.length} migration${rows.length === 1 ? '' : 's'}`, {
@@ -40,7 +38,5 @@ export async function baselineMigrations(sql: Sql, migrations: ResolvedMigration
         .map((e) => `(${quoteLiteral(e.name)}, ${quoteLiteral(e.checksum)}, 0, 'applied')`).join(', ')}`);
     }
     return { dryRun: options.dryRun, baselined: chosen.map((e) => e.name) };
-  } finally {
-    await releaseLock(sql, key).catch(() => undefined);
-  }
+  });
 }

@@ -2,6 +2,7 @@
  * PostgreSQL errors during a step → one line with the file and line of the failing statement
  * (SPEC §5), like dbmate's QueryError turning `position` into a line.
  */
+import { isConnectionLost } from '../db/transaction.js';
 import { MigrationFailed, StrataError } from '../errors.js';
 import { lineOfStatementPosition, type SqlStatement } from '../sql/statements.js';
 import type { PreparedStep } from './steps.js';
@@ -16,16 +17,9 @@ interface PgErrorFields {
   severity?: string;
 }
 
-const CONNECTION_LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03']);
-
 /** SQLSTATE 55P03: lock_timeout expired (the retryable failure of SPEC §5). */
 export function isLockTimeout(error: unknown): boolean {
   return (error as PgErrorFields | undefined)?.code === '55P03';
-}
-
-/** The connection died (pg_terminate_backend, server restart, network). */
-export function isConnectionLost(error: unknown): boolean {
-  return CONNECTION_LOST.has((error as PgErrorFields | undefined)?.code ?? '');
 }
 
 function pgMessage(error: PgErrorFields): string {

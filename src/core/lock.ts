@@ -57,6 +57,20 @@ export async function releaseLock(sql: Sql, key: LockKey): Promise<void> {
   await sql`SELECT pg_advisory_unlock(${key.classId}::int, ${key.objId}::int)`;
 }
 
+/**
+ * Runs `fn` holding the run lock of the history table at `location` (SPEC §5: every command that
+ * writes), released afterwards whatever happens (closing the connection would release it too).
+ */
+export async function withRunLock<T>(sql: Sql, location: HistoryLocation, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const key = lockKeyFor(location);
+  await takeLock(sql, key, timeoutMs);
+  try {
+    return await fn();
+  } finally {
+    await releaseLock(sql, key).catch(() => undefined);
+  }
+}
+
 /** Reads the holder of the lock from pg_locks / pg_stat_activity. */
 export async function lockHolder(sql: Sql, key: LockKey): Promise<LockHolder | undefined> {
   const [row] = await sql<{ pid: number; application_name: string; usename: string; client_addr: string | null; since: Date | null }[]>`

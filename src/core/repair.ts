@@ -6,7 +6,7 @@
 import type { Sql } from '../db/connect.js';
 import { UsageError } from '../errors.js';
 import { HistoryStore, type HistoryLocation } from './history.js';
-import { lockKeyFor, releaseLock, takeLock } from './lock.js';
+import { withRunLock } from './lock.js';
 import { findTarget, migrationStatus } from './plan.js';
 import type { ResolvedMigration } from './resolver.js';
 
@@ -44,9 +44,7 @@ export async function findLeftovers(sql: Sql, schema: string): Promise<Leftover[
 /** Removes the `failed` row of NAME under the run lock. */
 export async function repairMigration(sql: Sql, migrations: ResolvedMigration[], location: HistoryLocation, name: string, lockTimeoutMs: number): Promise<RepairResult> {
   const history = new HistoryStore(sql, location);
-  const key = lockKeyFor(location);
-  await takeLock(sql, key, lockTimeoutMs);
-  try {
+  return withRunLock(sql, location, lockTimeoutMs, async () => {
     const entries = migrationStatus(migrations, await history.load());
     const entry = entries.find((e) => e.name === name || e.phase === name) ?? findTarget(entries, name);
     if (entry.state !== 'failed') {
@@ -57,7 +55,5 @@ export async function repairMigration(sql: Sql, migrations: ResolvedMigration[],
     const leftovers = await findLeftovers(sql, location.schema);
     await history.remove(entry.name);
     return { migration: entry.name, removed: true, leftovers };
-  } finally {
-    await releaseLock(sql, key).catch(() => undefined);
-  }
+  });
 }

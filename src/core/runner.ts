@@ -10,7 +10,7 @@ import { Refused, StrataError } from '../errors.js';
 import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
 import { StepExecutor, type DestructiveGuard, type StepReport } from './execute.js';
 import { HistoryStore } from './history.js';
-import { lockKeyFor, releaseLock, takeLock } from './lock.js';
+import { withRunLock } from './lock.js';
 import { migrationStatus, selectDown, selectUp } from './plan.js';
 import type { ResolvedMigration } from './resolver.js';
 import { prepareSteps, type PreparedStep } from './steps.js';
@@ -106,11 +106,15 @@ async function confirmDestruction(findings: DestructiveFinding[], request: RunRe
 /** Runs the migrations of a request on `db`; see the module comment. */
 export async function runMigrations(db: Database, migrations: ResolvedMigration[], request: RunRequest, deps: RunDependencies): Promise<RunResult> {
   const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
-  const key = lockKeyFor(history.location);
   const result = emptyResult(request);
   // Compile the SQL parser (WASM) while we wait for the lock and history; errors surface in prepareSteps.
   if (migrations.some((m) => m.kind === 'sql')) void import('../sql/parser.js').then((p) => p.loadSqlParser()).catch(() => undefined);
-  await takeLock(db.sql, key, request.lockTimeoutMs);
+  await withRunLock(db.sql, history.location, request.lockTimeoutMs, () => runLocked(db, history, migrations, request, deps, result));
+  return result;
+}
+
+/** The run once the lock is held: classify everything, confirm, then execute (or rehearse). */
+async function runLocked(db: Database, history: HistoryStore, migrations: ResolvedMigration[], request: RunRequest, deps: RunDependencies, result: RunResult): Promise<void> {
   let inDryRunTransaction = false;
   try {
     // Read before any transaction: a missing history table is an error PostgreSQL would abort it for.
@@ -139,9 +143,7 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
     await executeSteps(db, history, steps, request, deps, result);
   } finally {
     if (inDryRunTransaction) await db.sql.unsafe('ROLLBACK').catch(() => undefined);
-    await releaseLock(db.sql, key).catch(() => undefined);
   }
-  return result;
 }
 
 async function executeSteps(db: Database, history: HistoryStore, steps: PreparedStep[], request: RunRequest, deps: RunDependencies, result: RunResult): Promise<void> {

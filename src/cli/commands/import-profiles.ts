@@ -4,8 +4,7 @@
  * written. Exit 1 when any file has an error (nothing written, unless --skip-invalid) or, with
  * --verify, when the database differs from the files.
  */
-import { HistoryStore } from '../../core/history.js';
-import { lockKeyFor, releaseLock, takeLock } from '../../core/lock.js';
+import { withRunLock } from '../../core/lock.js';
 import { DRY_RUN_STATEMENT_TIMEOUT_MS } from '../../core/runner.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
 
@@ -14,12 +13,10 @@ interface Flags { createUsers?: boolean; skipInvalid?: boolean; verify?: boolean
 export async function run(ctx: CommandContext, dir: string, flags: Flags): Promise<number> {
   const { settings, out } = ctx;
   const { importProfiles } = await import('../../profiles/import.js');
-  const result = await withDatabase(ctx, connectionTarget(ctx), async (db) => {
-    const key = lockKeyFor(new HistoryStore(db.sql, { schema: settings.schema, table: settings.historyTable }).location);
-    await takeLock(db.sql, key, settings.lockTimeout);
-    try {
+  const result = await withDatabase(ctx, connectionTarget(ctx), (db) =>
+    withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
       // DIR as given: error paths then read the way the user typed them.
-      return await importProfiles(db.sql, dir, {
+      importProfiles(db.sql, dir, {
         dryRun: settings.dryRun,
         verify: flags.verify === true,
         createUsers: flags.createUsers === true,
@@ -27,11 +24,7 @@ export async function run(ctx: CommandContext, dir: string, flags: Flags): Promi
         schema: settings.schema,
         lockTimeoutMs: settings.ddlLockTimeout,
         statementTimeoutMs: settings.statementTimeout ?? (settings.dryRun ? DRY_RUN_STATEMENT_TIMEOUT_MS : undefined),
-      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) });
-    } finally {
-      await releaseLock(db.sql, key).catch(() => undefined);
-    }
-  });
+      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) })));
   const errors = result.errors;
   const failed = errors.length > 0 || (result.differences?.length ?? 0) > 0;
   if (out.json) {

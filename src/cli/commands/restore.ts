@@ -5,8 +5,7 @@
  * transaction after the tables are locked.
  */
 import path from 'node:path';
-import { HistoryStore } from '../../core/history.js';
-import { lockKeyFor, releaseLock, takeLock } from '../../core/lock.js';
+import { withRunLock } from '../../core/lock.js';
 import { Refused } from '../../errors.js';
 import { askYesNo } from '../prompt.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
@@ -19,9 +18,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
   const backups: string[] = [];
   const progress = await out.spinner(`restoring ${dir}`);
   const result = await withDatabase(ctx, connectionTarget(ctx), async (db) => {
-    const key = lockKeyFor(new HistoryStore(db.sql, { schema: settings.schema, table: settings.historyTable }).location);
-    await takeLock(db.sql, key, settings.lockTimeout);
-    try {
+    return withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, async () => {
       if (restoreOptions.truncate) {
         // Sizes and headers only: the restore below verifies every byte it loads before it commits.
         const plan = await planRestore(db.sql, backupDir, { ...restoreOptions, listingOnly: true });
@@ -41,9 +38,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
           }
         } : undefined,
       });
-    } finally {
-      await releaseLock(db.sql, key).catch(() => undefined);
-    }
+    });
   }).finally(() => progress.stop());
   if (out.json) {
     out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset });
