@@ -22,7 +22,6 @@ const USERS = 1100;
 const externalId = (i: number) => `user_${String(i).padStart(4, '0')}`;
 const userId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
-const available = (await runCli(['import-profiles', '--help'])).code === 0;
 
 let template: TestDatabase;
 let profiles: string;
@@ -35,7 +34,6 @@ async function state(sql: postgres.Sql): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  if (!available) return;
   template = await createDatabase('strata_kill_import_tpl');
   const applied = await runCli(['--bundled', 'up', 'user_profiles', '--yes'], { cwd: tempDir(), env: { DATABASE_URL: template.url } });
   if (applied.code !== 0) throw new Error(`bundled migrations: ${applied.stderr}`);
@@ -70,7 +68,7 @@ const CASES: { point: KillPoint; label: string }[] = [
 ];
 const MODES: FaultMode[] = ['sigkill', 'terminate'];
 
-describe.skipIf(!available)('killed runners: import-profiles', () => {
+describe('killed runners: import-profiles', () => {
   for (const mode of MODES) {
     describe(mode === 'sigkill' ? 'SIGKILL of the CLI' : 'pg_terminate_backend of its connection', () => {
       for (const c of CASES) {

@@ -16,13 +16,11 @@ import { tempDir } from '../support/migrations.js';
 import { CRASH } from './support/faults.js';
 import { runs } from './support/property.js';
 
-const available = (await runCli(['import-profiles', '--help'])).code === 0;
 const USERS = ['tg_100231', 'fb_Zq8uL2mXk9aP3rT0yW1vB7nC4dE'];
 
 let db: TestDatabase;
 let work: string;
 beforeAll(async () => {
-  if (!available) return;
   db = await createDatabase('strata_markdown');
   work = tempDir('strata-markdown-');
   const applied = await runCli(['--bundled', 'up', 'user_profiles', '--yes'], { cwd: work, env: { DATABASE_URL: db.url } });
@@ -106,7 +104,7 @@ async function state(): Promise<string[]> {
   return rows.map((row) => row.r);
 }
 
-describe.skipIf(!available)('random markdown for import-profiles', () => {
+describe('random markdown for import-profiles', () => {
   it('never crashes; exit 1 writes nothing and names paths; exit 0 verifies', async () => {
     let n = 0;
     await fc.assert(fc.asyncProperty(folders, async (list) => {

@@ -80,7 +80,8 @@ describe('markdown parser pool', () => {
     results.forEach((r, i) => expect(r.data).toEqual('text' in r.data ? { text: texts[i] } : { n: String(i) }));
   });
 
-  it.skipIf(!fs.existsSync(builtWorker))('gives the same mappings on the built worker as inline', async () => {
+  it('gives the same mappings on the built worker as inline (npm test builds dist/ first)', async () => {
+    expect(fs.existsSync(builtWorker), 'dist/profiles/parse-worker.js is missing: run npm run build').toBe(true);
     const parser = createMarkdownParser({ workers: 2, workerUrl: builtWorker, inlineLimit: 0 });
     const texts = ['# P\n\n- **Name:** A\n\n## Goals\n\n- Run\n', '## S\n\nintro\n\n- a\n', ''];
     const results = await Promise.all(texts.map((text) => parser.parse(text)));
@@ -113,7 +114,8 @@ describe('markdown parser pool', () => {
     expect(results[2]?.folder.errors).toEqual([{ path: '/profiles/crash', message: 'could not be read: worker exited with code 3' }]);
   });
 
-  it.skipIf(!fs.existsSync(builtWorker))('reads folders on the built worker as inline, large files parsed as tasks of their own', async () => {
+  it('reads folders on the built worker as inline, large files parsed as tasks of their own', async () => {
+    expect(fs.existsSync(builtWorker), 'dist/profiles/parse-worker.js is missing: run npm run build').toBe(true);
     for (const largeFile of [64 * 1024, 100]) {
       const parser = createMarkdownParser({ workers: 2, workerUrl: builtWorker, inlineLimit: 0, largeFile });
       const results = await Promise.all(fixtureRefs.map((ref) => parser.readFolder(FIXTURES, ref)));
