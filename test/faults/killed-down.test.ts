@@ -16,25 +16,17 @@ import { runCli } from '../support/cli.js';
 import { createDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
 import { tempDir } from '../support/migrations.js';
 import { cloneDatabase, describePoint, sealTemplate, strike, type FaultMode, type KillPoint } from './support/faults.js';
-import { MARKERS, NAMES, NO_TRANSACTION, presence, writeFixture } from './support/fixture.js';
+import { markerCases, markerId, NAMES, NO_TRANSACTION, presence, writeFixture, type KillCase } from './support/fixture.js';
 import { expectBackupsSound, expectCleanEnd, expectedStates, expectTruth, repairCut } from './support/kill-checks.js';
 
 const migrations = writeFixture(tempDir('strata-kill-down-'));
 const ORDER = [...NAMES].reverse();
 
-/** `recover: false`: the post-kill state is provably that of another case (the same transactional step rolled back, checked by expectTruth), whose recovery run covers it. */
-interface Case { point: KillPoint; cut: number; label: string; invalidIndex?: string; recover?: boolean }
+const marker = (migration: string, before: number) => markerId('down', migration, before);
 
-const marker = (migration: string, before: number) => MARKERS.find((m) => m.direction === 'down' && m.migration === migration && m.before === before)!.id;
-
-const CASES: Case[] = [
+const CASES: KillCase[] = [
   { point: { kind: 'runlock' }, cut: -1, label: 'waiting for the run lock' },
-  ...MARKERS.filter((m) => m.direction === 'down').map((m) => ({
-    point: { kind: 'gate', id: m.id } as KillPoint,
-    recover: m.migration === NO_TRANSACTION || !MARKERS.some((x) => x.direction === m.direction && x.migration === m.migration && x.before > m.before),
-    cut: ORDER.indexOf(m.migration),
-    label: `${m.migration} down, ${m.next ? `before ${m.next}` : 'after its last statement'} (marker ${m.id})`,
-  })),
+  ...markerCases('down', ORDER),
   // DROP INDEX CONCURRENTLY marks the index INVALID, then waits for transactions using the table.
   {
     point: { kind: 'concurrently', gateBefore: marker(NO_TRANSACTION, 0), holdSql: 'SELECT 1 FROM accounts LIMIT 1' },

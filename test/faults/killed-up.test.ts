@@ -18,25 +18,17 @@ import { runCli } from '../support/cli.js';
 import { createDatabase, dropDatabase } from '../support/database.js';
 import { tempDir } from '../support/migrations.js';
 import { describePoint, strike, type FaultMode, type KillPoint } from './support/faults.js';
-import { MARKERS, NAMES, NO_TRANSACTION, presence, writeFixture } from './support/fixture.js';
+import { markerCases, markerId, NAMES, NO_TRANSACTION, presence, writeFixture, type KillCase } from './support/fixture.js';
 import { expectBackupsSound, expectCleanEnd, expectedStates, expectTruth, repairCut, type State } from './support/kill-checks.js';
 
 const migrations = writeFixture(tempDir('strata-kill-up-'));
 afterAll(() => fs.rmSync(migrations, { recursive: true, force: true }));
 
-/** `recover: false`: the post-kill state is provably that of another case (the same transactional step rolled back, checked by expectTruth), whose recovery run covers it. */
-interface Case { point: KillPoint; cut: number; label: string; invalidIndex?: string; recover?: boolean }
+const marker = (migration: string, before: number) => markerId('up', migration, before);
 
-const marker = (migration: string, before: number) => MARKERS.find((m) => m.direction === 'up' && m.migration === migration && m.before === before)!.id;
-
-const CASES: Case[] = [
+const CASES: KillCase[] = [
   { point: { kind: 'runlock' }, cut: -1, label: 'waiting for the run lock' },
-  ...MARKERS.filter((m) => m.direction === 'up').map((m) => ({
-    point: { kind: 'gate', id: m.id } as KillPoint,
-    recover: m.migration === NO_TRANSACTION || !MARKERS.some((x) => x.direction === m.direction && x.migration === m.migration && x.before > m.before),
-    cut: NAMES.indexOf(m.migration),
-    label: `${m.migration}, ${m.next ? `before ${m.next}` : 'after its last statement'} (marker ${m.id})`,
-  })),
+  ...markerCases('up', NAMES),
   // Inside each CREATE INDEX CONCURRENTLY: the index exists, INVALID.
   ...(['orders_account_idx', 'accounts_last_name_idx'] as const).map((index, i) => ({
     point: { kind: 'concurrently', gateBefore: marker(NO_TRANSACTION, 1 + 2 * i), holdSql: 'SELECT 1' } as KillPoint,

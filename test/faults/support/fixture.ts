@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
+import type { KillPoint } from './faults.js';
 import { gateSql } from './gates.js';
 
 /** A migration of the fixture, statements without markers. */
@@ -117,6 +118,24 @@ const FILES = DEFINITIONS.map((def) => ({ name: def.name, up: withMarkers(def, '
 for (const file of [...FILES].reverse()) file.down = withMarkers(DEFINITIONS.find((d) => d.name === file.name)!, 'down');
 
 /** Writes the fixture's migrations into `dir` (created) and returns it. */
+/** The id of the marker of `direction` in `migration` that precedes statement `before`. */
+export function markerId(direction: 'up' | 'down', migration: string, before: number): number {
+  return MARKERS.find((m) => m.direction === direction && m.migration === migration && m.before === before)!.id;
+}
+
+/** A kill point of the killed-up/down suites. `recover: false`: the post-kill state is provably that of another case (the same transactional step rolled back, checked by expectTruth), whose recovery run covers it. */
+export interface KillCase { point: KillPoint; cut: number; label: string; invalidIndex?: string; recover?: boolean }
+
+/** One case per marker of `direction`; `order` is the order the run takes the migrations in. */
+export function markerCases(direction: 'up' | 'down', order: readonly string[]): KillCase[] {
+  return MARKERS.filter((m) => m.direction === direction).map((m) => ({
+    point: { kind: 'gate', id: m.id } as KillPoint,
+    recover: m.migration === NO_TRANSACTION || !MARKERS.some((x) => x.direction === m.direction && x.migration === m.migration && x.before > m.before),
+    cut: order.indexOf(m.migration),
+    label: `${m.migration}${direction === 'down' ? ' down' : ''}, ${m.next ? `before ${m.next}` : 'after its last statement'} (marker ${m.id})`,
+  }));
+}
+
 export function writeFixture(dir: string): string {
   for (const file of FILES) {
     fs.mkdirSync(path.join(dir, file.name), { recursive: true });
