@@ -9,10 +9,21 @@
  * remains. The pipeline only stops early before a destructive statement, where the guard locks
  * and backs up the tables inside the same transaction (SPEC §6).
  *
+ * Consecutive plain steps are also pipelined with each other (`LOOKAHEAD_STEPS`): while step N
+ * runs, steps N+1… are already on the wire, each in its own transaction. Their safety does not
+ * depend on the client: each look-ahead step opens with a check, run by the server after its
+ * BEGIN, that the step before it has its history row (committed: up) or no longer has one
+ * (down). If step N fails, its COMMIT turns into a ROLLBACK, the check of N+1 fails (division by
+ * zero on a count), and so does every later one: nothing after a failed step ever runs. A plain
+ * step is a real (not dry) run of a transactional SQL file without destructive statements: a
+ * destructive statement waits for its backup, a module runs JavaScript between statements, and a
+ * no-transaction file runs statement by statement, so those end a look-ahead.
+ *
  * Dry runs (SPEC §7) run the same steps inside the run's single transaction, each step under a
  * SAVEPOINT (so a lock-timeout retry can roll back just that step); the runner rolls it all back.
  */
 import type { Database } from '../db/connect.js';
+import { quoteLiteral } from '../db/quote.js';
 import { MigrationFailed, StrataError } from '../errors.js';
 import type { DestructiveAction } from '../sql/destructive.js';
 import type { SqlStatement } from '../sql/statements.js';
@@ -72,15 +83,40 @@ export interface ExecutionSettings {
 
 /** Thrown inside the pipeline: which statement failed, with the raw error. */
 class PipelineFailure extends Error {
-  constructor(readonly statement: SqlStatement | undefined, readonly error: unknown, readonly ended: boolean) {
+  constructor(readonly statement: SqlStatement | undefined, readonly error: unknown, readonly ended: boolean, readonly chainedTo?: string) {
     super('pipeline failed');
   }
 }
 
-type Sent = { promise: Promise<{ count?: number | null; command?: string }>; statement?: SqlStatement; report?: StatementReport; ends?: boolean };
+type Sent = {
+  promise: Promise<{ count?: number | null; command?: string }>;
+  statement?: SqlStatement;
+  report?: StatementReport;
+  /** The step's COMMIT (or RELEASE SAVEPOINT of a dry run). */
+  ends?: boolean;
+  /** The look-ahead check that the step before this one committed. */
+  chainedTo?: string;
+};
+
+/** A plain step whose whole pipeline has been sent (see the module comment). */
+interface InFlight {
+  queue: Sent[];
+  statements: StatementReport[];
+  notices: string[];
+}
+
+/** How many steps may be on the wire after the running one, and how much SQL. */
+const LOOKAHEAD_STEPS = 32;
+const LOOKAHEAD_BYTES = 1 << 20;
 
 /** Runs prepared steps on the run's connection. */
 export class StepExecutor {
+  /** The run's steps in order, for the look-ahead. */
+  private plan: PreparedStep[] = [];
+  private readonly position = new Map<PreparedStep, number>();
+  /** Plain steps sent ahead of the running one, in plan order. */
+  private readonly ahead = new Map<PreparedStep, InFlight>();
+
   constructor(
     private readonly db: Database,
     private readonly history: HistoryStore,
@@ -89,12 +125,24 @@ export class StepExecutor {
     private readonly guard?: DestructiveGuard,
   ) {}
 
+  /** The steps of the run, in the order they will be run: plain ones are sent ahead. */
+  setPlan(steps: PreparedStep[]): void {
+    this.plan = steps;
+    this.position.clear();
+    steps.forEach((step, i) => this.position.set(step, i));
+  }
+
   /** Runs a step, retrying on lock_timeout with backoff 1 s, 2 s, 4 s… (SPEC §5). */
   async run(step: PreparedStep): Promise<StepReport> {
     const report: StepReport = { name: step.name, direction: step.direction, statements: [], durationMs: 0, notices: [], warnings: [], backups: [], retries: 0 };
     const started = performance.now();
-    // Kept with the step (rendered after it, and in the JSON); live on stderr only with -v.
-    this.db.setNoticeHandler((message) => { report.notices.push(message); this.log.debug(`${step.name}: ${message}`); });
+    // Kept with the step (rendered after it, and in the JSON); live on stderr only with -v. A notice
+    // of a step sent ahead goes to that step: it arrives while one of its queries is the active one.
+    this.db.setNoticeHandler((message) => {
+      const owner = this.aheadOwning();
+      (owner ? owner[1].notices : report.notices).push(message);
+      this.log.debug(`${owner ? owner[0].name : step.name}: ${message}`);
+    });
     try {
       for (let attempt = 0; ; attempt++) {
         report.statements = [];
@@ -133,7 +181,115 @@ export class StepExecutor {
       }
       return step.transactional || this.settings.dryRun ? this.runModuleInTransaction(step, report) : this.runModuleAutocommit(step, report);
     }
+    if (this.isPlain(step)) return this.runPlain(step, report);
     return step.transactional || this.settings.dryRun ? this.runSqlInTransaction(step, report) : this.runSqlAutocommit(step, report);
+  }
+
+  /** A step that can be sent ahead whole (see the module comment). */
+  private isPlain(step: PreparedStep): boolean {
+    return !this.settings.dryRun && !step.module && step.transactional && step.destructive.length === 0 && step.source !== undefined;
+  }
+
+  /** A plain step: sent (unless already sent ahead), the next plain steps sent behind it, then read. */
+  private async runPlain(step: PreparedStep, report: StepReport): Promise<void> {
+    const flight = this.ahead.get(step) ?? this.sendPlain(step);
+    this.ahead.delete(step);
+    report.statements = flight.statements;
+    this.sendAhead(step);
+    try {
+      await this.flush(flight.queue);
+    } catch (error) {
+      // Everything sent behind a failed step fails its check; wait until the session is quiet.
+      await this.dropAhead();
+      if (error instanceof PipelineFailure) {
+        await this.abort(error.ended);
+        throw error.chainedTo !== undefined
+          ? new MigrationFailed(`${step.name} did not run: the server did not see ${error.chainedTo} committed before it`, { cause: error.error })
+          : statementFailure(step, error.statement, error.error);
+      }
+      throw error;
+    } finally {
+      report.notices.unshift(...flight.notices);
+    }
+    this.noteHistory(step);
+  }
+
+  /** Sends the plain steps after `step` (up to the look-ahead limits), each chained to the one before. */
+  private sendAhead(step: PreparedStep): void {
+    let bytes = 0;
+    for (const flight of this.ahead.values()) bytes += flight.statements.reduce((n, s) => n + s.sql.length, 0);
+    for (let i = (this.position.get(step) ?? this.plan.length) + 1; i < this.plan.length; i++) {
+      const next = this.plan[i]!;
+      if (this.ahead.has(next)) continue;
+      if (!this.isPlain(next) || this.ahead.size >= LOOKAHEAD_STEPS || bytes >= LOOKAHEAD_BYTES) return;
+      const flight = this.sendPlain(next, this.plan[i - 1]!);
+      bytes += flight.statements.reduce((n, s) => n + s.sql.length, 0);
+      this.ahead.set(next, flight);
+    }
+  }
+
+  /** Writes a plain step's whole pipeline: BEGIN, timeouts (+ the chain check), statements, history, COMMIT. */
+  private sendPlain(step: PreparedStep, after?: PreparedStep): InFlight {
+    const flight: InFlight = { queue: [], statements: [], notices: [] };
+    if (after) {
+      this.send(flight.queue, 'BEGIN');
+      this.send(flight.queue, this.chainCheckSql(after), { chainedTo: after.name });
+    } else {
+      for (const line of this.opening()) this.send(flight.queue, line);
+    }
+    for (const statement of step.statements) {
+      const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
+      flight.statements.push(entry);
+      this.send(flight.queue, statement.sql, { statement, report: entry });
+    }
+    this.send(flight.queue, this.historySql(step));
+    this.send(flight.queue, this.closing(), { ends: true });
+    return flight;
+  }
+
+  /**
+   * The opening of a step sent ahead, after its BEGIN: the SET LOCAL timeouts, and a division by
+   * zero unless the step before it committed (up: its history row exists; down: it is gone).
+   */
+  private chainCheckSql(previous: PreparedStep): string {
+    const settings = [`set_config('lock_timeout', '${Math.round(this.settings.ddlLockTimeoutMs)}ms', true)`];
+    if (this.settings.statementTimeoutMs !== undefined) settings.push(`set_config('statement_timeout', '${Math.round(this.settings.statementTimeoutMs)}ms', true)`);
+    const divisor = previous.direction === 'up' ? 'count(*)' : '1 - count(*)';
+    return `SELECT ${settings.join(', ')}, 1 / (${divisor}) AS previous_committed FROM ${this.history.qualified} WHERE name = ${quoteLiteral(previous.name)}`;
+  }
+
+  /** Waits for every step sent ahead to finish failing (after a failure), and forgets them. */
+  private async dropAhead(): Promise<void> {
+    await this.settleAhead();
+  }
+
+  /**
+   * Waits for the steps still sent ahead and forgets them; returns those that committed. Empty
+   * unless the run stopped for a reason other than a failed step (the loop itself threw): then
+   * those steps are applied, with their history rows, and the run must say so.
+   */
+  async settleAhead(): Promise<PreparedStep[]> {
+    const flights = [...this.ahead];
+    this.ahead.clear();
+    const committed: PreparedStep[] = [];
+    for (const [step, flight] of flights) {
+      const results = await Promise.allSettled(flight.queue.map((s) => s.promise));
+      const last = results.at(-1);
+      if (results.every((r) => r.status === 'fulfilled') && last?.status === 'fulfilled' && last.value.command === 'COMMIT') {
+        this.noteHistory(step);
+        committed.push(step);
+      }
+    }
+    return committed;
+  }
+
+  /** The step sent ahead whose query is being answered, when a notice arrives. */
+  private aheadOwning(): [PreparedStep, InFlight] | undefined {
+    for (const entry of this.ahead) {
+      // postgres 3.4.9 marks the query it is reading results for as `active` (src/connection.js).
+      if (entry[1].queue.some((s) => (s.promise as { active?: boolean }).active === true)) return entry;
+    }
+    return undefined;
   }
 
   /** BEGIN + SET LOCAL lines of a real step, or the SAVEPOINT of a dry-run step. */
@@ -175,8 +331,12 @@ export class StepExecutor {
     let failure: PipelineFailure | undefined;
     for (const [i, result] of results.entries()) {
       const item = items[i]!;
-      if (result.status === 'rejected') failure ??= new PipelineFailure(item.statement, result.reason, ended);
-      else if (item.report) item.report.rowCount = typeof result.value.count === 'number' ? result.value.count : null;
+      if (result.status === 'rejected') failure ??= new PipelineFailure(item.statement, result.reason, ended, item.chainedTo);
+      else if (item.ends && result.value.command === 'ROLLBACK') {
+        // COMMIT of an aborted transaction reports ROLLBACK; an error must have come first, but a
+        // rolled-back step must never count as applied, whatever the reason.
+        failure ??= new PipelineFailure(undefined, new Error('the transaction was rolled back at COMMIT'), ended);
+      } else if (item.report) item.report.rowCount = typeof result.value.count === 'number' ? result.value.count : null;
     }
     if (failure) throw failure;
   }

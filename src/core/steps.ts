@@ -11,6 +11,11 @@ import { UsageError } from '../errors.js';
 import type { DestructiveAction, TableRef } from '../sql/destructive.js';
 import { moduleFailure } from './failure.js';
 import type { SqlStatement } from '../sql/statements.js';
+// Types only: the SQL modules (and the WASM parser) load when a run has SQL steps.
+import type * as SqlDestructive from '../sql/destructive.js';
+import type * as SqlDirectives from '../sql/directives.js';
+import type * as SqlParser from '../sql/parser.js';
+import type * as SqlStatements from '../sql/statements.js';
 import type { StatusEntry } from './plan.js';
 import type { ResolvedMigration, SqlSource } from './resolver.js';
 import type { DestroyedTable, Direction, Logger, MigrationContext, MigrationModule } from './types.js';
@@ -70,15 +75,45 @@ export function toTableRefs(entries: DestroyedTable[]): TableRef[] {
   });
 }
 
-async function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction): Promise<PreparedStep> {
-  const source = direction === 'up' ? migration.up : migration.down;
-  if (!source) throw new UsageError(`${migration.name} has no ${direction}.sql`);
-  const [{ loadSqlParser }, { splitStatements }, { readDirectives }, { findDestructive }] = await Promise.all([
+type SqlModules = [typeof SqlParser, typeof SqlStatements, typeof SqlDirectives, typeof SqlDestructive];
+
+async function loadSqlModules(): Promise<SqlModules> {
+  const modules = await Promise.all([
     import('../sql/parser.js'), import('../sql/statements.js'), import('../sql/directives.js'), import('../sql/destructive.js'),
   ]);
-  await loadSqlParser();
+  await modules[0].loadSqlParser();
+  return modules;
+}
+
+function sqlSourceOf(migration: ResolvedMigration, direction: Direction): SqlSource {
+  const source = direction === 'up' ? migration.up : migration.down;
+  if (!source) throw new UsageError(`${migration.name} has no ${direction}.sql`);
+  return source;
+}
+
+/**
+ * The statements of every SQL file of the run from one parser call (see splitStatementsOfFiles).
+ * Undefined when a file does not parse: the files are then split one by one, in run order, so the
+ * first bad file of the plan is the one reported.
+ */
+function splitAllAtOnce(entries: StatusEntry[], direction: Direction, modules: SqlModules): Map<SqlSource, SqlStatement[]> | undefined {
+  try {
+    // (Reading a lazy down.sql can fail too; then the run-order path reports it.)
+    const sources = entries.flatMap((e) => (e.migration?.kind === 'sql' ? [direction === 'up' ? e.migration.up : e.migration.down] : []))
+      .filter((s): s is SqlSource => s !== undefined);
+    if (sources.length < 2) return undefined;
+    const split = modules[1].splitStatementsOfFiles(sources.map((s) => ({ text: s.text, file: s.displayPath })));
+    return new Map(sources.map((s, i) => [s, split[i]!]));
+  } catch {
+    return undefined;
+  }
+}
+
+function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction, modules: SqlModules, presplit?: SqlStatement[]): PreparedStep {
+  const source = sqlSourceOf(migration, direction);
+  const [, { splitStatements }, { readDirectives }, { findDestructive }] = modules;
   const directives = readDirectives(source.text, source.displayPath);
-  const statements = splitStatements(source.text, source.displayPath);
+  const statements = presplit ?? splitStatements(source.text, source.displayPath);
   if (directives.noTransaction === false) {
     const control = statements.find((s) => s.transactionControl);
     if (control) {
@@ -133,12 +168,14 @@ async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigratio
 
 /** Classifies every step of a run; any invalid file fails here, before the first statement runs. */
 export async function prepareSteps(entries: StatusEntry[], direction: Direction, context: PrepareContext): Promise<PreparedStep[]> {
+  const modules = entries.some((e) => e.migration?.kind === 'sql') ? await loadSqlModules() : undefined;
+  const presplit = modules ? splitAllAtOnce(entries, direction, modules) : undefined;
   const steps: PreparedStep[] = [];
   for (const entry of entries) {
     const migration = entry.migration;
     if (!migration) throw new UsageError(`${entry.name} has no file on disk`);
     steps.push(migration.kind === 'sql'
-      ? await prepareSqlStep(entry, migration, direction)
+      ? prepareSqlStep(entry, migration, direction, modules!, presplit?.get(sqlSourceOf(migration, direction)))
       : await prepareModuleStep(entry, migration, direction, context));
   }
   return steps;

@@ -29,7 +29,7 @@ export interface SqlStatement {
   transactional: boolean;
   /** BEGIN/START/COMMIT/END/ROLLBACK/ABORT/SAVEPOINT/RELEASE/PREPARE TRANSACTION/... */
   transactionControl: boolean;
-  /** The parse tree (locations in it are UTF-8 byte offsets into the whole file). */
+  /** The parse tree (locations in it are UTF-8 byte offsets into the parsed text: the file, or a batch of files). */
   ast: Node;
 }
 
@@ -38,10 +38,91 @@ export interface SqlStatement {
  * `UsageError` (exit 2): `file:line: syntax error at or near "X"`.
  */
 export function splitStatements(text: string, file: string): SqlStatement[] {
-  const parsed = parseFile(text, file);
-  const toIndex = byteOffsetMapper(text);
-  const lines = new LineIndex(text);
   const statements: SqlStatement[] = [];
+  const lines = new LineIndex(text);
+  for (const range of statementRanges(parseFile(text, file), text)) {
+    statements.push(locate(range, text, lines, statements.length));
+  }
+  return statements;
+}
+
+/** A SQL file to split: its text and the name its errors carry. */
+export interface SqlFile {
+  text: string;
+  file: string;
+}
+
+/**
+ * Splits many files with ONE parser call, the way `splitStatements` splits each: the same
+ * statements, offsets and lines. Each parser call has a fixed cost (copying into WASM memory,
+ * JSON of the tree) that dominates small files: 300 one-statement migrations take ~15 ms one by
+ * one and ~2 ms together.
+ *
+ * Files are joined with `\n;SELECT 0;\n` between them: the newline ends a trailing line comment,
+ * the `;` ends a last statement without one, and the sentinel `SELECT 0` must come back as a
+ * statement of its own exactly where it was put. A file that ends inside a comment, string, dollar
+ * quote or `BEGIN ATOMIC` body would swallow the sentinel (it contains no character that could
+ * close any of them), so a missing sentinel, or a statement reaching across one, means the files
+ * are split one by one instead — which is also how the file of a syntax error gets named.
+ */
+export function splitStatementsOfFiles(files: readonly SqlFile[]): SqlStatement[][] {
+  const oneByOne = () => files.map((f) => splitStatements(f.text, f.file));
+  if (files.length < 2 || files.some((f) => f.text.includes('\0'))) return oneByOne();
+  const sentinel = 'SELECT 0';
+  const starts: number[] = [];
+  const sentinels: number[] = [];
+  let joined = '';
+  for (const f of files) {
+    if (starts.length > 0) {
+      joined += '\n;';
+      sentinels.push(joined.length);
+      joined += `${sentinel};\n`;
+    }
+    starts.push(joined.length);
+    joined += f.text;
+  }
+  let parsed: ParseResult;
+  try {
+    parsed = parseSql(joined);
+  } catch (error) {
+    if (error instanceof SqlSyntaxError) return oneByOne();
+    throw error;
+  }
+  const result: SqlStatement[][] = files.map(() => []);
+  const lines = files.map((f) => new LineIndex(f.text));
+  let segment = 0;
+  for (const range of statementRanges(parsed, joined)) {
+    const next = sentinels[segment];
+    if (range.codeStart === next) {
+      // The separator's `;` ended the file's last statement, and the sentinel is whole.
+      if (range.rangeStart !== next || range.codeEnd !== next + sentinel.length) return oneByOne();
+      segment += 1;
+      continue;
+    }
+    const start = starts[segment]!;
+    const file = files[segment]!;
+    // Everything of a file's statement, from just after the previous `;`, lies within the file
+    // (and the newline of a separator around it).
+    if (range.rangeStart < start - 1 || range.rangeEnd > start + file.text.length + 1) return oneByOne();
+    const shifted = { ...range, codeStart: range.codeStart - start, codeEnd: range.codeEnd - start };
+    result[segment]!.push(locate(shifted, file.text, lines[segment]!, result[segment]!.length));
+  }
+  return segment === files.length - 1 ? result : oneByOne();
+}
+
+interface StatementRange {
+  /** The parser's range: from just after the previous `;` to just before this one's. */
+  rangeStart: number;
+  rangeEnd: number;
+  codeStart: number;
+  codeEnd: number;
+  ast: Node;
+}
+
+/** Where each parsed statement's code is in `text` (JS indices), comments around it trimmed. */
+function statementRanges(parsed: ParseResult, text: string): StatementRange[] {
+  const toIndex = byteOffsetMapper(text);
+  const ranges: StatementRange[] = [];
   for (const raw of parsed.stmts ?? []) {
     if (raw.stmt === undefined) continue;
     const byteStart = raw.stmt_location ?? 0;
@@ -50,20 +131,25 @@ export function splitStatements(text: string, file: string): SqlStatement[] {
     const rangeEnd = raw.stmt_len ? toIndex(byteStart + raw.stmt_len) : text.length;
     // The range holds the comments before the statement (and before its `;`): trim them.
     const { codeStart, codeEnd } = scanSql(text, rangeStart, rangeEnd);
-    statements.push({
-      index: statements.length,
-      sql: text.slice(codeStart, codeEnd),
-      startLine: lines.lineOf(codeStart),
-      endLine: lines.lineOf(Math.max(codeStart, codeEnd - 1)),
-      startOffset: codeStart,
-      endOffset: codeEnd,
-      kind: nodeKind(raw.stmt),
-      transactional: nonTransactionalReason(raw.stmt) === undefined,
-      transactionControl: isTransactionControl(raw.stmt),
-      ast: raw.stmt,
-    });
+    ranges.push({ rangeStart, rangeEnd, codeStart, codeEnd, ast: raw.stmt });
   }
-  return statements;
+  return ranges;
+}
+
+function locate(range: StatementRange, text: string, lines: LineIndex, index: number): SqlStatement {
+  const { codeStart, codeEnd, ast } = range;
+  return {
+    index,
+    sql: text.slice(codeStart, codeEnd),
+    startLine: lines.lineOf(codeStart),
+    endLine: lines.lineOf(Math.max(codeStart, codeEnd - 1)),
+    startOffset: codeStart,
+    endOffset: codeEnd,
+    kind: nodeKind(ast),
+    transactional: nonTransactionalReason(ast) === undefined,
+    transactionControl: isTransactionControl(ast),
+    ast,
+  };
 }
 
 /** 1-based line of a JS string index in `text`. */

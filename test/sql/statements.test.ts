@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSqlParser } from '../../src/sql/parser.js';
-import type { SqlStatement } from '../../src/sql/statements.js';
-import { lineOfOffset, lineOfStatementPosition, splitStatements } from '../../src/sql/statements.js';
+import type { SqlFile, SqlStatement } from '../../src/sql/statements.js';
+import { lineOfOffset, lineOfStatementPosition, splitStatements, splitStatementsOfFiles } from '../../src/sql/statements.js';
 import { nonTransactionalReason } from '../../src/sql/transaction.js';
 import { usageErrorOf } from './helpers.js';
 
@@ -269,5 +269,61 @@ describe('lineOfStatementPosition', () => {
     const text = 'SELECT\n1;\nSELECT 2;';
     const stmt = split(text)[0]!;
     expect(lineOfStatementPosition(stmt, text, 500)).toBe(2);
+  });
+});
+
+describe('splitStatementsOfFiles: one parser call for many files', () => {
+  /** What a file yields on its own: statements without their trees, or the error message. */
+  const alone = (text: string, file: string): unknown => {
+    try {
+      return splitStatements(text, file).map(({ ast: _ast, ...rest }) => rest);
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+  const together = (files: SqlFile[]): unknown => {
+    try {
+      return splitStatementsOfFiles(files).map((statements) => statements.map(({ ast: _ast, ...rest }) => rest));
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+  /** Batch and one-by-one agree; a failing file fails the batch with that file's own error. */
+  const expectSameAsAlone = (texts: string[]): void => {
+    const files = texts.map((text, i) => ({ text, file: `m${i}/up.sql` }));
+    const each = files.map((f) => alone(f.text, f.file));
+    const failed = each.find((r) => !Array.isArray(r));
+    expect(together(files)).toEqual(failed ?? each);
+  };
+
+  it('gives each file the statements, offsets and lines it has on its own', () => {
+    expectSameAsAlone([
+      'CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n',
+      '-- only a comment',
+      'SELECT 1 -- no newline, no semicolon',
+      "/* lead */ SELECT 'x;y', $$ ; $$;\n\n  SELECT 2",
+      'CREATE INDEX CONCURRENTLY i ON a (id);',
+      'SELECT \'é\' AS "ü", 3;\r\nSELECT 4;',
+    ]);
+  });
+
+  it('never lets a file end swallow the next file (unterminated comment, string, dollar quote)', () => {
+    // Each of these is a syntax error alone; batched, the next file's `*/`, quote or `$$` could
+    // otherwise close it and hide part of that file.
+    expectSameAsAlone(['SELECT 1; /* open', '*/ SELECT 2;']);
+    expectSameAsAlone(['SELECT 1; /* open', 'SELECT 3; */ SELECT 2;']);
+    expectSameAsAlone(["SELECT 'open", "x'; SELECT 2;"]);
+    expectSameAsAlone(['SELECT $$open', 'SELECT 2 $$;', 'SELECT 3;']);
+    expectSameAsAlone(['SELECT 1;', 'SELEC 2;']);
+  });
+
+  it('agrees with one-by-one splitting on random files', () => {
+    const piece = fc.constantFrom(
+      'SELECT 1', ';', '\n', ' ', '-- c', '/* b */', '/*', '*/', "'", "'s;'", '$$', '$$x;$$', 'CREATE TABLE t (id int)',
+      '"q;"', 'BEGIN', 'DROP TABLE t', 'é', '\r\n', 'E\'\\\'', 'VACUUM',
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1', 'END', '(',
+    );
+    const file = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
+    fc.assert(fc.property(fc.array(file, { minLength: 2, maxLength: 5 }), (texts) => expectSameAsAlone(texts)), { numRuns: 400 });
   });
 });
