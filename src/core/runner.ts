@@ -47,6 +47,15 @@ function readDebugFlagOnce(umzugClass: object): void {
   }
 }
 
+/**
+ * Starts loading (and warming) the SQL parser in the background; callers that will classify SQL
+ * steps call it as early as they can, before connecting. Idempotent; failures surface later, in
+ * prepareSteps, where the parser is needed.
+ */
+export function preloadSqlParser(): void {
+  void import('../sql/parser.js').then((p) => p.warmSqlParser()).catch(() => undefined);
+}
+
 /** Default statement_timeout of dry runs (SPEC §7). */
 export const DRY_RUN_STATEMENT_TIMEOUT_MS = 60_000;
 
@@ -126,7 +135,7 @@ export async function runMigrations(db: Database, migrations: ResolvedMigration[
   const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
   const result = emptyResult(request);
   // Compile the SQL parser (WASM) while we wait for the lock and history; errors surface in prepareSteps.
-  if (migrations.some((m) => m.kind === 'sql')) void import('../sql/parser.js').then((p) => p.loadSqlParser()).catch(() => undefined);
+  if (migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
   await withRunLock(db.sql, history.location, request.lockTimeoutMs, () => runLocked(db, history, migrations, request, deps, result));
   return result;
 }

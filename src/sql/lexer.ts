@@ -30,10 +30,32 @@ export interface SqlScan {
 }
 
 const SPACE = new Set([' ', '\t', '\n', '\r', '\f', '\v']);
+
+/** Whether `--` or `/*` occurs in text[start, end) (inside a string or not). */
+function hasCommentMarker(text: string, start: number, end: number): boolean {
+  // A slice (not indexOf from `start`) bounds the search by the range, not by the whole text.
+  const range = start === 0 && end === text.length ? text : text.slice(start, end);
+  return range.includes('--') || range.includes('/*');
+}
+
+/**
+ * The scan of a range without any comment marker: no comments, and the code is the range minus
+ * the whitespace around it (whitespace inside tokens is interior). The common case of a statement
+ * range, found without walking every character in JavaScript.
+ */
+function trimmedCode(text: string, start: number, end: number): SqlScan {
+  let codeStart = start;
+  while (codeStart < end && SPACE.has(text[codeStart]!)) codeStart += 1;
+  if (codeStart === end) return { comments: [], codeStart: end, codeEnd: start };
+  let codeEnd = end;
+  while (codeEnd > codeStart && SPACE.has(text[codeEnd - 1]!)) codeEnd -= 1;
+  return { comments: [], codeStart, codeEnd };
+}
 const HORIZONTAL_SPACE = new Set([' ', '\t', '\f', '\v']);
 
 /** Scans `text[start, end)`, which must begin at a token boundary (file start, or after `;`). */
 export function scanSql(text: string, start = 0, end = text.length): SqlScan {
+  if (!hasCommentMarker(text, start, end)) return trimmedCode(text, start, end);
   const comments: SqlComment[] = [];
   let codeStart = end;
   let codeEnd = start;

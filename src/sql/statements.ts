@@ -71,16 +71,21 @@ export function splitStatementsOfFiles(files: readonly SqlFile[]): SqlStatement[
   const sentinel = 'SELECT 0';
   const starts: number[] = [];
   const sentinels: number[] = [];
-  let joined = '';
+  const parts: string[] = [];
+  let length = 0;
   for (const f of files) {
     if (starts.length > 0) {
-      joined += '\n;';
-      sentinels.push(joined.length);
-      joined += `${sentinel};\n`;
+      sentinels.push(length + 2);
+      parts.push(`\n;${sentinel};\n`);
+      length += sentinel.length + 4;
     }
-    starts.push(joined.length);
-    joined += f.text;
+    starts.push(length);
+    parts.push(f.text);
+    length += f.text.length;
   }
+  // join() gives a flat string; `+=` would build a rope hundreds deep, and every character read
+  // below (the byte-offset mapping, the trimming) would walk it.
+  const joined = parts.join('');
   let parsed: ParseResult;
   try {
     parsed = parseSql(joined);

@@ -1,5 +1,5 @@
 /** `migrate up [TARGET]`, `migrate down [TARGET]`, `migrate PHASE [--rollback]` (SPEC §5, §7). */
-import { runMigrations, type RunResult } from '../../core/runner.js';
+import { preloadSqlParser, runMigrations, type RunResult } from '../../core/runner.js';
 import type { Direction } from '../../core/types.js';
 import { moduleOptions } from '../options.js';
 import { renderRunSummary, renderStep } from '../render.js';
@@ -11,6 +11,8 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
   const { settings, out } = ctx;
   const connection = connectionTarget(ctx);
   const source = await migrationsSource(ctx, connection);
+  // The parser compiles while we connect, take the lock and read history.
+  if (source.migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
   const result: RunResult = await withDatabase(ctx, connection, async (db) => {
     const { createBackupGuard } = await import('../../backup/guard.js');
     const guard = createBackupGuard({ root: settings.backupDir, cwd: ctx.cwd, database: db.redactedUrl, schema: settings.schema, log: out.logger });
