@@ -682,6 +682,15 @@ async function compareSamples(ctx) {
 }
 
 /**
+ * Enough maintenance_work_mem for the rebuild of the indexes on converted columns — the floor of
+ * 011's time, the heap not being rewritten — to sort in memory rather than spill to disk (2M
+ * timestamps need ~110 MB, over the 64 MB default). Only ever raised, and only for the migration's
+ * transaction (set_config(..., true) is SET LOCAL).
+ */
+const REBUILD_MEMORY_SQL = `SELECT set_config('maintenance_work_mem', '256MB', true) AS maintenance_work_mem
+WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`;
+
+/**
  * Converts the timestamp columns of the schema to timestamptz (see the module comment).
  * @param {MigrationContext} ctx
  */
@@ -692,6 +701,7 @@ export async function up(ctx) {
   // The session zone decides whether PostgreSQL may skip the rewrite (UTC) and how timestamp-typed
   // expressions in recreated materialized views are evaluated (the zone the values are read in).
   await sql.unsafe(`SET LOCAL timezone = ${quoteLiteral(zone.utc ? 'UTC' : zone.name)}`);
+  await sql.unsafe(REBUILD_MEMORY_SQL);
 
   const tables = groupByTable(await timestampColumns(ctx, 'timestamp'));
   const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
@@ -801,6 +811,7 @@ export async function down(ctx) {
   }
   const [session] = await sql`SELECT current_setting('TimeZone') AS timezone, current_user::text AS current_user`;
   await sql.unsafe(`SET LOCAL timezone = 'UTC'`);
+  await sql.unsafe(REBUILD_MEMORY_SQL);
   const recorded = await sql.unsafe(`SELECT table_name, column_name, original_default FROM ${record} ORDER BY table_name, column_name`);
   const current = await timestampColumns(ctx, 'timestamptz');
   const converted = new Set(current.map((r) => `${r.table_name}\0${r.column_name}`));

@@ -205,6 +205,7 @@ describe('011_timezone_awareness through the CLI, on the bundled schema plus obj
     expect(altered.has('metrics')).toBe(true); // the partitioned parent, never its partitions
     expect(alters.join('\n')).not.toContain('USING');
     expect(step.statements.map((s) => s.sql)).toContain("SET LOCAL timezone = 'UTC'");
+    expect(step.statements.map((s) => s.sql).some((s) => s.startsWith("SELECT set_config('maintenance_work_mem', '256MB', true)"))).toBe(true);
     expect(alters).toContain(`ALTER TABLE "public"."legacy_events" ALTER COLUMN "happened_at" TYPE timestamptz, ALTER COLUMN "recorded_at" TYPE timestamptz, ` +
       `ALTER COLUMN "recorded_at" SET DEFAULT (timezone('utc'::text, now())) AT TIME ZONE 'UTC'`);
     expect(step.notices).toContain('legacy_events: happened_at, recorded_at → timestamptz read as UTC; catalog-only, the table is not rewritten (indexes on these columns are rebuilt)');
