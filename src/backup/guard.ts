@@ -59,6 +59,10 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
       options.log?.info(`backed up ${backup.manifest.tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')} to ${shown(backup.dir)}`);
       return [shown(backup.dir)];
     },
+    noteEmpty(step, tables) {
+      const empty = tables.filter((t) => firstTime(step, t));
+      if (empty.length > 0) options.log?.info(`${empty.map(displayName).join(', ')}: empty, nothing to back up`);
+    },
     async rehearse(tx, step, actions, covered) {
       const lines: string[] = [];
       const { countRows } = await import('./restore-catalog.js');

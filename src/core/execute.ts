@@ -23,7 +23,7 @@
  * SAVEPOINT (so a lock-timeout retry can roll back just that step); the runner rolls it all back.
  */
 import type { Database } from '../db/connect.js';
-import { quoteLiteral } from '../db/quote.js';
+import { quoteLiteral, quoteQualified } from '../db/quote.js';
 import { MigrationFailed, StrataError } from '../errors.js';
 import type { DestructiveAction } from '../sql/destructive.js';
 import type { SqlStatement } from '../sql/statements.js';
@@ -63,7 +63,18 @@ export interface DestructiveGuard {
   protect(tx: Database['sql'], step: PreparedStep, actions: DestructiveAction[], covered: Set<string>): Promise<string[]>;
   /** Dry runs: say what would be backed up (tables, row counts), writing nothing. Returns report lines. */
   rehearse(tx: Database['sql'], step: PreparedStep, actions: DestructiveAction[], covered: Set<string>): Promise<string[]>;
+  /** A step destroyed only tables that were empty when it ran (checked under lock): say so, as protect() does. */
+  noteEmpty?(step: PreparedStep, tables: { schema: string; name: string }[]): void;
 }
+
+/**
+ * Destructive steps whose tables all existed and were empty when the run was assessed. They are
+ * sent like plain steps, with each destructive statement preceded by a lock on its tables and a
+ * server-side check that they are still empty (a division by zero if not); if the check fails, the
+ * step is rolled back and run again the guarded way, with its backup. Keys: statement index →
+ * the tables that statement destroys.
+ */
+export type EmptyAtAssessment = Map<PreparedStep, Map<number, { schema: string; name: string }[]>>;
 
 /** Timeouts, retries and mode of a run. */
 export interface ExecutionSettings {
@@ -83,7 +94,13 @@ export interface ExecutionSettings {
 
 /** Thrown inside the pipeline: which statement failed, with the raw error. */
 class PipelineFailure extends Error {
-  constructor(readonly statement: SqlStatement | undefined, readonly error: unknown, readonly ended: boolean, readonly chainedTo?: string) {
+  constructor(
+    readonly statement: SqlStatement | undefined,
+    readonly error: unknown,
+    readonly ended: boolean,
+    readonly chainedTo?: string,
+    readonly stillEmpty = false,
+  ) {
     super('pipeline failed');
   }
 }
@@ -96,6 +113,8 @@ type Sent = {
   ends?: boolean;
   /** The look-ahead check that the step before this one committed. */
   chainedTo?: string;
+  /** The check that the tables of a destructive statement are still empty (see EmptyAtAssessment). */
+  stillEmpty?: boolean;
 };
 
 /** A plain step whose whole pipeline has been sent (see the module comment). */
@@ -116,6 +135,7 @@ export class StepExecutor {
   private readonly position = new Map<PreparedStep, number>();
   /** Plain steps sent ahead of the running one, in plan order. */
   private readonly ahead = new Map<PreparedStep, InFlight>();
+  private emptyAtAssessment: EmptyAtAssessment = new Map();
 
   constructor(
     private readonly db: Database,
@@ -126,8 +146,10 @@ export class StepExecutor {
   ) {}
 
   /** The steps of the run, in the order they will be run: plain ones are sent ahead. */
-  setPlan(steps: PreparedStep[]): void {
+  setPlan(steps: PreparedStep[], emptyAtAssessment: EmptyAtAssessment = new Map()): void {
     this.plan = steps;
+    // Without a guard nothing is backed up anyway (--no-backup): no check is owed.
+    this.emptyAtAssessment = this.guard ? emptyAtAssessment : new Map();
     this.position.clear();
     steps.forEach((step, i) => this.position.set(step, i));
   }
@@ -187,7 +209,9 @@ export class StepExecutor {
 
   /** A step that can be sent ahead whole (see the module comment). */
   private isPlain(step: PreparedStep): boolean {
-    return !this.settings.dryRun && !step.module && step.transactional && step.destructive.length === 0 && step.source !== undefined;
+    if (this.settings.dryRun || step.module || !step.transactional || step.source === undefined) return false;
+    // Without a guard (--no-backup, confirmed) a destructive statement waits for nothing either.
+    return step.destructive.length === 0 || !this.guard || this.emptyAtAssessment.has(step);
   }
 
   /** A plain step: sent (unless already sent ahead), the next plain steps sent behind it, then read. */
@@ -201,6 +225,13 @@ export class StepExecutor {
     } catch (error) {
       // Everything sent behind a failed step fails its check; wait until the session is quiet.
       await this.dropAhead();
+      if (error instanceof PipelineFailure && error.stillEmpty) {
+        // Rows arrived in a table the step destroys: roll back, and run it the guarded way (backup first).
+        await this.abort(error.ended);
+        report.notices.unshift(...flight.notices);
+        report.statements = [];
+        return this.runSqlInTransaction(step, report);
+      }
       if (error instanceof PipelineFailure) {
         await this.abort(error.ended);
         throw error.chainedTo !== undefined
@@ -208,10 +239,11 @@ export class StepExecutor {
           : statementFailure(step, error.statement, error.error);
       }
       throw error;
-    } finally {
-      report.notices.unshift(...flight.notices);
     }
+    report.notices.unshift(...flight.notices);
     this.noteHistory(step);
+    const emptied = [...(this.emptyAtAssessment.get(step)?.values() ?? [])].flat();
+    if (emptied.length > 0) this.guard?.noteEmpty?.(step, emptied);
   }
 
   /** Sends the plain steps after `step` (up to the look-ahead limits), each chained to the one before. */
@@ -237,7 +269,17 @@ export class StepExecutor {
     } else {
       for (const line of this.opening()) this.send(flight.queue, line);
     }
+    const empty = this.emptyAtAssessment.get(step);
     for (const statement of step.statements) {
+      const tables = empty?.get(statement.index);
+      if (tables && tables.length > 0) {
+        // Locked first, as the guard would, so no row can arrive between the check and the statement.
+        const names = tables.map((t) => quoteQualified(t.schema, t.name));
+        // (A failed LOCK falls back too: a table dropped since the assessment is the guarded path's business.)
+        this.send(flight.queue, `LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`, { stillEmpty: true });
+        const anyRows = names.map((n) => `EXISTS (SELECT 1 FROM ${n})`).join(' OR ');
+        this.send(flight.queue, `SELECT 1 / (CASE WHEN ${anyRows} THEN 0 ELSE 1 END) AS still_empty`, { stillEmpty: true });
+      }
       const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
       flight.statements.push(entry);
       this.send(flight.queue, statement.sql, { statement, report: entry });
@@ -331,7 +373,11 @@ export class StepExecutor {
     let failure: PipelineFailure | undefined;
     for (const [i, result] of results.entries()) {
       const item = items[i]!;
-      if (result.status === 'rejected') failure ??= new PipelineFailure(item.statement, result.reason, ended, item.chainedTo);
+      if (result.status === 'rejected') {
+        // A lock timeout is retried like any other, not taken for rows that arrived.
+        const fallBack = item.stillEmpty === true && !isLockTimeout(result.reason);
+        failure ??= new PipelineFailure(item.statement, result.reason, ended, item.chainedTo, fallBack);
+      }
       else if (item.ends && result.value.command === 'ROLLBACK') {
         // COMMIT of an aborted transaction reports ROLLBACK; an error must have come first, but a
         // rolled-back step must never count as applied, whatever the reason.

@@ -8,7 +8,7 @@ import type * as UmzugModule from 'umzug';
 import type { Database } from '../db/connect.js';
 import { Refused, StrataError } from '../errors.js';
 import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
-import { StepExecutor, type DestructiveGuard, type StepReport } from './execute.js';
+import { StepExecutor, type DestructiveGuard, type EmptyAtAssessment, type StepReport } from './execute.js';
 import { HistoryStore } from './history.js';
 import { withRunLock } from './lock.js';
 import { migrationStatus, selectDown, selectUp } from './plan.js';
@@ -163,17 +163,48 @@ async function runLocked(db: Database, history: HistoryStore, migrations: Resolv
       sql: db.sql, schema: request.schema, dryRun: request.dryRun, log: deps.log, options: request.options,
     });
     const findings = await assessDestructive(db.sql, steps, request.schema);
+    const emptyAtAssessment = emptyDestruction(steps, findings);
     result.destructive = findings.map((f) => ({ step: f.step, summary: f.action.summary, tables: tablesAtRisk([f]).map(tableLabel) }));
     await confirmDestruction(findings, request, deps);
     // Only now, with every step classified and confirmed, does the run write anything.
     if (steps.length > 0) await history.ensure();
-    await executeSteps(db, history, steps, request, deps, result);
+    await executeSteps(db, history, steps, request, deps, result, emptyAtAssessment);
   } finally {
     if (inDryRunTransaction) await db.sql.unsafe('ROLLBACK').catch(() => undefined);
   }
 }
 
-async function executeSteps(db: Database, history: HistoryStore, steps: PreparedStep[], request: RunRequest, deps: RunDependencies, result: RunResult): Promise<void> {
+/** Action kinds whose tables at risk are exactly the tables they name (no catalog resolution at run time). */
+const NAMED_TABLE_KINDS = new Set(['drop_table', 'drop_column', 'alter_column_type', 'truncate', 'delete_without_where', 'declared']);
+
+/**
+ * SQL steps whose destructive statements only touch tables that existed and were empty when the
+ * run was assessed (see EmptyAtAssessment in execute.ts): statement index → those tables. A
+ * CASCADE truncation, a dropped schema, a table created earlier in the run, or a module step
+ * keeps the guarded path.
+ */
+function emptyDestruction(steps: PreparedStep[], findings: DestructiveFinding[]): EmptyAtAssessment {
+  const byStep = new Map<string, DestructiveFinding[]>();
+  for (const f of findings) byStep.set(f.step, [...(byStep.get(f.step) ?? []), f]);
+  const result: EmptyAtAssessment = new Map();
+  for (const step of steps) {
+    const own = byStep.get(step.name) ?? [];
+    if (step.module || step.destructive.length === 0 || own.length !== step.destructive.length) continue;
+    const eligible = own.every((f) => NAMED_TABLE_KINDS.has(f.action.kind) && !(f.action.kind === 'truncate' && f.action.cascade)
+      && f.action.statementIndex >= 0 && f.tables.every((t) => t.exists && !t.hasRows && !t.mayHoldRowsLater));
+    if (!eligible) continue;
+    const perStatement = new Map<number, { schema: string; name: string }[]>();
+    for (const f of own) {
+      const list = perStatement.get(f.action.statementIndex) ?? [];
+      for (const t of f.tables) if (!list.some((u) => u.schema === t.schema && u.name === t.name)) list.push({ schema: t.schema, name: t.name });
+      perStatement.set(f.action.statementIndex, list);
+    }
+    result.set(step, perStatement);
+  }
+  return result;
+}
+
+async function executeSteps(db: Database, history: HistoryStore, steps: PreparedStep[], request: RunRequest, deps: RunDependencies, result: RunResult, emptyAtAssessment: EmptyAtAssessment): Promise<void> {
   if (steps.length === 0) return;
   const executor = new StepExecutor(db, history, {
     ddlLockTimeoutMs: request.ddlLockTimeoutMs,
@@ -184,7 +215,7 @@ async function executeSteps(db: Database, history: HistoryStore, steps: Prepared
     options: request.options,
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
   }, deps.log, request.noBackup ? undefined : deps.guard);
-  executor.setPlan(steps);
+  executor.setPlan(steps, emptyAtAssessment);
   const byName = new Map(steps.map((s) => [s.name, s]));
   const run = async (name: string) => {
     const step = byName.get(name)!;

@@ -3,6 +3,7 @@
  * the server must never run a step whose predecessor did not commit; reports, notices and retries
  * must belong to the right step.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
@@ -113,5 +114,57 @@ describe('steps sent ahead', () => {
     expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_f1', '002_f2', '003_f3', '004_f4']);
     const functions = await db.sql`SELECT proname FROM pg_proc WHERE proname ~ '^f[0-9]+$' ORDER BY length(proname), proname`;
     expect(functions.map((f) => f.proname)).toEqual(['f1', 'f2', 'f3', 'f4']);
+  }));
+});
+
+describe('destructive steps on tables that were empty when the run was assessed', () => {
+  const backupsOf = (dir: string) => (fs.existsSync(path.join(dir, 'backups')) ? fs.readdirSync(path.join(dir, 'backups')) : []);
+
+  it('are sent ahead like plain steps: a rollback of empty tables backs up nothing and says so', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [
+      `${String(i + 1).padStart(3, '0')}_t${i + 1}`, { up: `CREATE TABLE t${i + 1} (id int);\n`, down: `DROP TABLE t${i + 1};\n` },
+    ])));
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: db.url }, cwd: dir });
+    expect((await cli('up')).code).toBe(0);
+    const down = await cli('down', '001_t1', '--yes', '--json');
+    expect(down.code, down.stderr).toBe(0);
+    const doc = down.json<{ reverted: string[]; backups: string[] }>();
+    expect(doc.reverted).toHaveLength(12);
+    expect(doc.backups).toEqual([]);
+    expect(backupsOf(dir)).toEqual([]);
+    expect(await tables(db)).toEqual([]);
+    expect(down.stderr).toContain('public.t7: empty, nothing to back up');
+  }));
+
+  it('rows that arrive before the drop (here: from an earlier step of the same run) are backed up first', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({
+      '001_a': { up: 'CREATE TABLE a (id int);\n', down: 'DROP TABLE a;\n' },
+      '002_fill': { up: 'SELECT 1;\n', down: 'INSERT INTO a VALUES (1), (2);\n' },
+      '003_b': { up: 'CREATE TABLE b (id int);\n', down: 'DROP TABLE b;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: db.url }, cwd: dir });
+    expect((await cli('up')).code).toBe(0);
+    const down = await cli('down', '001_a', '--yes', '--json');
+    expect(down.code, down.stderr).toBe(0);
+    const doc = down.json<{ reverted: string[]; backups: string[] }>();
+    expect(doc.reverted).toEqual(['003_b', '002_fill', '001_a']);
+    expect(doc.backups).toHaveLength(1);
+    const csv = fs.readFileSync(path.join(dir, doc.backups[0]!, 'public.a.csv'), 'utf8');
+    expect(csv.trim().split('\n')).toEqual(['id', '1', '2']);
+    expect(await tables(db)).toEqual([]);
+  }));
+
+  it('a table dropped by an earlier step of the run is no error for a later DROP TABLE IF EXISTS', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({
+      '001_a': { up: 'CREATE TABLE a (id int);\n', down: 'DROP TABLE IF EXISTS a;\n' },
+      '002_b': { up: 'CREATE TABLE b (id int);\n', down: 'DROP TABLE a;\nDROP TABLE b;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: db.url }, cwd: dir });
+    expect((await cli('up')).code).toBe(0);
+    const down = await cli('down', '001_a', '--yes', '--json');
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.json<{ reverted: string[] }>().reverted).toEqual(['002_b', '001_a']);
+    expect(await tables(db)).toEqual([]);
+    expect(await historyRows(db.sql)).toEqual([]);
   }));
 });
