@@ -39,6 +39,8 @@ export class HistoryStore implements UmzugStorage<unknown> {
   readonly qualified: string;
   private rows = new Map<string, HistoryRow>();
   private readonly recorded = new Set<string>();
+  /** Whether the last load() found the table (valid while the run lock is held). */
+  private found = false;
 
   constructor(private readonly sql: Sql, readonly location: HistoryLocation) {
     this.qualified = quoteQualified(location.schema, location.table);
@@ -58,6 +60,10 @@ export class HistoryStore implements UmzugStorage<unknown> {
 
   /** Creates the schema and table if needed (callers hold the run lock). */
   async ensure(): Promise<void> {
+    // What load() found under the same lock answers without another round trip. (A missing table
+    // may be a missing schema too — the same error — and CREATE SCHEMA IF NOT EXISTS needs the
+    // CREATE privilege even when the schema exists: ask the catalog.)
+    if (this.found) return;
     const [found] = await this.sql.unsafe<{ schema: boolean; table: boolean }[]>(
       `SELECT to_regnamespace(${quoteLiteral(quoteIdent(this.location.schema))}) IS NOT NULL AS schema,
               to_regclass(${quoteLiteral(this.qualified)}) IS NOT NULL AS table`,
@@ -65,6 +71,7 @@ export class HistoryStore implements UmzugStorage<unknown> {
     if (found?.table) return;
     if (!found?.schema) await this.sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.location.schema)}`);
     await this.sql.unsafe(this.createSql());
+    this.found = true;
   }
 
   /** Reads every row (a missing table or schema reads as empty history). */
@@ -72,10 +79,12 @@ export class HistoryStore implements UmzugStorage<unknown> {
     let result: { name: string; checksum: string; applied_at: Date; duration_ms: number; applied_by: string; state: 'applied' | 'failed' }[];
     try {
       result = await this.sql.unsafe(`SELECT name, checksum, applied_at, duration_ms, applied_by, state FROM ${this.qualified}`);
+      this.found = true;
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === UNDEFINED_TABLE || code === UNDEFINED_SCHEMA) result = [];
       else throw error;
+      this.found = false;
     }
     this.rows = new Map(result.map((r) => [r.name, {
       name: r.name, checksum: r.checksum, appliedAt: r.applied_at, durationMs: r.duration_ms, appliedBy: r.applied_by, state: r.state,
