@@ -5,6 +5,7 @@
  * imports it dynamically inside `loadSqlParser()`: commands that never parse SQL (`status`, SPEC §10
  * cold start) never pay for it. Everything else in `src/sql/` imports this file freely.
  */
+import v8 from 'node:v8';
 import type * as LibPgQueryModule from 'libpg-query';
 import type { DeleteStmt, Node, ParseResult, RangeVar, RawStmt, SelectStmt, TypeName } from 'libpg-query';
 
@@ -19,7 +20,14 @@ let loading: Promise<void> | undefined;
 export function loadSqlParser(): Promise<void> {
   loading ??= (async () => {
     const mod = await import('libpg-query');
-    await mod.loadModule();
+    keepWasmOnBaselineCompiler(true);
+    try {
+      await mod.loadModule();
+    } catch (error) {
+      // Should the baseline compiler refuse the module on some platform, let V8 use its optimizer.
+      keepWasmOnBaselineCompiler(false);
+      if (!(await mod.loadModule().then(() => true, () => false))) throw error;
+    }
     library = mod;
   })().catch((error: unknown) => {
     // Let a later call retry instead of caching the failure forever.
@@ -48,6 +56,17 @@ export function warmSqlParser(): Promise<void> {
     warming = undefined;
   });
   return warming;
+}
+
+/**
+ * Keeps the parser's WebAssembly on V8's baseline compiler (Liftoff). By default V8 also hands the
+ * module to its optimizing compiler (TurboFan) in the background; for the PostgreSQL grammar that
+ * is ~200 ms of CPU per process — on a 2-core machine, taken from the PostgreSQL server the run is
+ * talking to — and the process cannot exit until it is done. Liftoff code parses a run's files in
+ * a few milliseconds. The flag only concerns WebAssembly, and this is strata's only module.
+ */
+function keepWasmOnBaselineCompiler(on: boolean): void {
+  v8.setFlagsFromString(on ? '--liftoff-only' : '--no-liftoff-only');
 }
 
 /** True once `loadSqlParser()` has completed. */
