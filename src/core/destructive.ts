@@ -42,12 +42,11 @@ interface CatalogRow { ref: number; schema: string | null; name: string | null; 
 /** Looks tables up through the session's search_path, in one round trip. */
 async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
   if (refs.length === 0) return [];
-  const branches = refs.map((ref, i) => {
-    const qualified = ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name);
-    return `SELECT ${i} AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${quoteLiteral(qualified)})`;
-  });
-  const found = await sql.unsafe<CatalogRow[]>(branches.join('\nUNION ALL\n'));
+  // One array of names, not a UNION ALL branch per table: planning 300 branches took ~100 ms.
+  const names = refs.map((ref) => quoteLiteral(ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name)));
+  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows
+    FROM unnest(ARRAY[${names.join(', ')}]::text[]) WITH ORDINALITY AS r(name, i)
+    JOIN pg_class c ON c.oid = to_regclass(r.name) JOIN pg_namespace n ON n.oid = c.relnamespace`);
   const existing = found.filter((r) => r.schema && r.name);
   const rows = existing.length === 0 ? [] : await sql.unsafe<CatalogRow[]>(existing.map((r) =>
     `SELECT ${r.ref} AS ref, NULL::text AS schema, NULL::text AS name, EXISTS (SELECT 1 FROM ${quoteQualified(r.schema!, r.name!)}) AS has_rows`).join('\nUNION ALL\n'));
