@@ -224,11 +224,11 @@ export class StepExecutor {
       await this.flush(flight.queue);
     } catch (error) {
       // Everything sent behind a failed step fails its check; wait until the session is quiet.
-      await this.dropAhead();
+      await this.settleAhead();
       if (error instanceof PipelineFailure && error.stillEmpty) {
-        // Rows arrived in a table the step destroys: roll back, and run it the guarded way (backup first).
+        // Rows arrived in a table the step destroys: roll back, and run it the guarded way (backup
+        // first). What the rolled-back attempt said is dropped: the step says it again.
         await this.abort(error.ended);
-        report.notices.unshift(...flight.notices);
         report.statements = [];
         return this.runSqlInTransaction(step, report);
       }
@@ -300,15 +300,10 @@ export class StepExecutor {
     return `SELECT ${settings.join(', ')}, 1 / (${divisor}) AS previous_committed FROM ${this.history.qualified} WHERE name = ${quoteLiteral(previous.name)}`;
   }
 
-  /** Waits for every step sent ahead to finish failing (after a failure), and forgets them. */
-  private async dropAhead(): Promise<void> {
-    await this.settleAhead();
-  }
-
   /**
-   * Waits for the steps still sent ahead and forgets them; returns those that committed. Empty
-   * unless the run stopped for a reason other than a failed step (the loop itself threw): then
-   * those steps are applied, with their history rows, and the run must say so.
+   * Waits for the steps still sent ahead and forgets them; returns those that committed. After a
+   * failed step, none can have (each fails its chain check); only when the loop stopped for
+   * another reason (it threw) can some be applied, with their history rows, and the run says so.
    */
   async settleAhead(): Promise<PreparedStep[]> {
     const flights = [...this.ahead];
