@@ -1,12 +1,17 @@
 /**
  * The `migrate` program: global options, commands, and the one place that turns errors into exit
- * codes (SPEC §5). Command modules are imported lazily so `status` loads almost nothing.
+ * codes (SPEC §5). Command modules are imported lazily so `status` loads almost nothing; a plain
+ * `migrate status [global options]` does not even load commander (see statusFastPath).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { isatty } from 'node:tty';
+import type * as CommanderModule from 'commander';
+import type { Command } from 'commander';
 import { ExitCode, StrataError, UsageError } from '../errors.js';
 import { parseGlobalOptions } from './options.js';
 import { Output } from './output.js';
 import type { CommandContext } from './session.js';
+
+type Commander = typeof CommanderModule;
 
 const VERSION = '0.1.0';
 
@@ -21,7 +26,7 @@ function earlyOutput(argv: string[], env: NodeJS.ProcessEnv): Output {
   });
 }
 
-function globalOptions(program: Command): void {
+function globalOptions(program: Command, Option: Commander['Option']): void {
   program
     .option('-d, --database-url <url>', 'PostgreSQL URL (else DATABASE_URL, libpq PG* variables, or the embedded database)')
     .option('--migrations <dir>', 'migrations directory (default ./migrations)')
@@ -51,28 +56,94 @@ function globalOptions(program: Command): void {
 type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
 type AnyHandler = (ctx: CommandContext, ...args: unknown[]) => Promise<number>;
 
-/** Builds the program; `setCode` receives each command's exit code. */
-function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): Command {
+/** Runs a command module with the settings of its (merged global) options; resolves with its exit code. */
+async function runCommand(name: string, raw: Record<string, unknown>, env: NodeJS.ProcessEnv, load: () => Promise<{ run: Handler }>, args: unknown[]): Promise<number> {
+  const settings = parseGlobalOptions(raw, env);
+  const out = await new Output({ json: settings.json, quiet: settings.quiet, verbose: settings.verbose, color: settings.color }).init();
+  const ctx: CommandContext = {
+    settings, out, env, cwd: process.cwd(),
+    // isatty rather than process.stdin.isTTY: the same answer without constructing a stdin stream.
+    interactive: isatty(0) && isatty(2),
+    command: name === 'migrate' ? (settings.rollback ? 'down' : 'up') : name,
+  };
+  const { run } = await load();
+  return (run as unknown as AnyHandler)(ctx, ...args);
+}
+
+/**
+ * The global options as commander would hand them to `status` (its `optsWithGlobals()`), for the
+ * plain forms only: `status` once, and global options spelled out (`--name value`, `--name=value`,
+ * `-d value`, boolean flags alone). Anything else — help, version, clustered or attached short
+ * options, unknown options, values that start with `-`, extra arguments, `--` — returns undefined
+ * and goes through commander, so its messages and exit codes stay the only ones.
+ * Why: commander and building the whole program cost ~9 ms of a ~95 ms cold `status` (SPEC §10).
+ */
+export function statusFastPath(args: readonly string[]): Record<string, unknown> | undefined {
+  const raw: Record<string, unknown> = { ...OPTION_DEFAULTS };
+  let operands = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === 'status') {
+      operands++;
+      continue;
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const flag = BOOLEAN_FLAGS.get(name);
+    if (flag) {
+      if (eq > 0) return undefined;
+      raw[flag[0]] = flag[1];
+      continue;
+    }
+    const key = VALUE_OPTIONS.get(name);
+    if (!key || (name === '-d' && eq > 0)) return undefined;
+    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value.startsWith('-')) return undefined;
+    raw[key] = value;
+  }
+  return operands === 1 ? raw : undefined;
+}
+
+/** Boolean global options: spelling → [key, value], as commander sets them. */
+const BOOLEAN_FLAGS = new Map<string, [string, boolean]>([
+  ['--json', ['json', true]], ['--no-color', ['color', false]], ['--bundled', ['bundled', true]],
+  ['--embedded', ['embedded', true]], ['-y', ['yes', true]], ['--yes', ['yes', true]],
+  ['-q', ['quiet', true]], ['--quiet', ['quiet', true]], ['-v', ['verbose', true]], ['--verbose', ['verbose', true]],
+  ['--dry-run', ['dryRun', true]], ['--rollback', ['rollback', true]], ['--allow-changed', ['allowChanged', true]],
+  ['--no-backup', ['backup', false]],
+]);
+
+/** Global options that take a value: spelling → key. */
+const VALUE_OPTIONS = new Map<string, string>([
+  ['-d', 'databaseUrl'], ['--database-url', 'databaseUrl'], ['--migrations', 'migrations'], ['--schema', 'schema'],
+  ['--history-table', 'historyTable'], ['--lock-timeout', 'lockTimeout'], ['--connect-timeout', 'connectTimeout'],
+  ['--ddl-lock-timeout', 'ddlLockTimeout'], ['--retries', 'retries'], ['--statement-timeout', 'statementTimeout'],
+  ['--backup-dir', 'backupDir'], ['--assume-timezone', 'assumeTimezone'],
+]);
+
+/** The defaults of globalOptions(), as commander stores them (negatable flags default to true). */
+const OPTION_DEFAULTS: Readonly<Record<string, unknown>> = {
+  schema: 'public', historyTable: 'schema_migrations', color: true, lockTimeout: '10000', connectTimeout: '10',
+  ddlLockTimeout: '5000', retries: '3', backup: true, backupDir: 'backups',
+};
+
+/** What an action hands over: the command's name, its merged options, its module and arguments. */
+type Dispatch = (name: string, raw: Record<string, unknown>, load: () => Promise<{ run: Handler }>, args: unknown[]) => Promise<void>;
+
+/** Builds the program; every action goes to `dispatch`. */
+function buildProgram({ Command, Option }: Commander, dispatch: Dispatch): Command {
   const program = new Command('migrate')
     .description('phase-based PostgreSQL migrations: rehearse, apply, verify, roll back, and never lose data')
     .version(VERSION, '-V, --version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .exitOverride();
-  globalOptions(program);
+  globalOptions(program, Option);
 
   const action = (load: () => Promise<{ run: Handler }>, pick: (args: unknown[]) => unknown[] = (a) => a) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
-      const settings = parseGlobalOptions(command.optsWithGlobals(), env);
-      const out = await new Output({ json: settings.json, quiet: settings.quiet, verbose: settings.verbose, color: settings.color }).init();
-      const ctx: CommandContext = {
-        settings, out, env, cwd: process.cwd(),
-        interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
-        command: command.name() === 'migrate' ? (settings.rollback ? 'down' : 'up') : command.name(),
-      };
-      const { run } = await load();
-      setCode(await (run as unknown as AnyHandler)(ctx, ...pick(args.slice(0, -1))));
+      await dispatch(command.name(), command.optsWithGlobals(), load, pick(args.slice(0, -1)));
     };
 
   program.argument('[phase]', 'apply up to PHASE (with --rollback: revert down to it)')
@@ -88,7 +159,7 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
     })), (a) => [a[0]]));
 
   program.command('status').description('every migration and its state')
-    .action(action(() => import('./commands/status.js'), () => []));
+    .action(action(loadStatus, () => []));
   program.command('up').argument('[target]', 'phase or name to stop at').description('apply pending migrations (up to TARGET)')
     .action(action(() => import('./commands/run.js').then((m) => ({ run: (ctx: CommandContext, t: unknown) => m.run(ctx, 'up', t as string | undefined) })), (a) => [a[0]]));
   program.command('down').argument('[target]', 'phase or name to revert down to (default: the newest)').description('revert applied migrations, newest first')
@@ -131,6 +202,27 @@ function buildProgram(env: NodeJS.ProcessEnv, setCode: (code: number) => void): 
   return program;
 }
 
+function loadStatus(): Promise<{ run: Handler }> {
+  return import('./commands/status.js');
+}
+
+/**
+ * For tests of statusFastPath: the command and merged options commander's parse of `args` hands to
+ * an action (nothing runs, nothing is printed), or undefined when commander stops with an error,
+ * help or the version.
+ */
+export async function commanderParse(args: readonly string[]): Promise<{ name: string; raw: Record<string, unknown> } | undefined> {
+  let parsed: { name: string; raw: Record<string, unknown> } | undefined;
+  const program = buildProgram(await import('commander'), async (name, raw) => { parsed = { name, raw }; });
+  program.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  try {
+    await program.parseAsync(['node', 'migrate', ...args]);
+  } catch {
+    return undefined;
+  }
+  return parsed;
+}
+
 /** Renders an error and returns its exit code; with --json the error is the stdout document. */
 export function reportError(out: Output, error: unknown): number {
   const strata = error instanceof StrataError ? error : undefined;
@@ -149,12 +241,27 @@ export function reportError(out: Output, error: unknown): number {
   return code;
 }
 
+/**
+ * `migrate status` in the plain forms of statusFastPath, without commander: resolves with the exit
+ * code; undefined for any other command line (then main() parses it). bin/migrate calls this from
+ * dist/bundle/status.cjs, a one-file build of it (scripts/bundle-cli.mjs).
+ */
+export function runStatusFastPath(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Promise<number> | undefined {
+  const fast = statusFastPath(argv.slice(2));
+  if (!fast) return undefined;
+  return runCommand('status', fast, env, loadStatus, []).catch((error: unknown) => reportError(earlyOutput(argv, env), error));
+}
+
 /** Runs the CLI; resolves with the exit code (bin/migrate sets process.exitCode). */
 export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const fast = runStatusFastPath(argv, env);
+  if (fast) return fast;
   let code: number = ExitCode.ok;
   const out = earlyOutput(argv, env);
+  const commander = await import('commander');
+  const { CommanderError } = commander;
   let commanderMessage = '';
-  const program = buildProgram(env, (c) => { code = c; });
+  const program = buildProgram(commander, async (name, raw, load, args) => { code = await runCommand(name, raw, env, load, args); });
   program.configureOutput({
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => process.stderr.write(s),

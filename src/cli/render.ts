@@ -17,7 +17,11 @@ export function table(rows: string[][], header: string[], style: (cell: string, 
 
 /** `2026-11-23 12:00:00Z`, or `-`. */
 export function shortTime(date: Date | null | undefined): string {
-  return date ? date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '-';
+  if (!date) return '-';
+  // toISOString is `<date>THH:MM:SS.sssZ` (the date part may be longer for extended years).
+  const iso = date.toISOString();
+  const t = iso.indexOf('T');
+  return `${iso.slice(0, t)} ${iso.slice(t + 1, t + 9)}Z`;
 }
 
 /**
@@ -39,19 +43,15 @@ function stateColour(out: Output, state: StatusEntry['state'], cell: string): st
   }
 }
 
-/** The `status` table. */
+/** The `status` table: one write to stdout (300 rows were 300 writes, a visible cost of a cold `status`). */
 export function renderStatus(out: Output, database: string, dir: string, entries: StatusEntry[]): void {
-  out.result(`database:   ${database}`);
-  out.result(`migrations: ${dir}`);
-  out.result('');
   const rows = entries.map((e) => [e.phase, e.name, e.state, shortTime(e.appliedAt)]);
   const lines = table(rows, ['PHASE', 'NAME', 'STATE', 'APPLIED AT'], (cell, row, column) =>
     row === -1 ? out.paint.bold(cell) : column === 2 ? stateColour(out, entries[row]!.state, cell) : cell);
-  for (const line of lines) out.result(line);
   const counts = new Map<string, number>();
   for (const e of entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
-  out.result('');
-  out.result([...counts].map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations');
+  const summary = [...counts].map(([state, n]) => `${n} ${state}`).join(', ') || 'no migrations';
+  out.result([`database:   ${database}`, `migrations: ${dir}`, '', ...lines, '', summary].join('\n'));
 }
 
 /** One step's lines: its outcome, statements with row counts, notices and backups. */

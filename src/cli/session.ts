@@ -99,12 +99,24 @@ export async function connect(ctx: CommandContext, target: ConnectionTarget, opt
   });
 }
 
+/** How `withDatabase` opens and closes the connection. */
+export interface DatabaseUse {
+  fetchTypes?: boolean;
+  probe?: boolean;
+  /**
+   * `false`: close without waiting for the server to end the session (Terminate is sent; see
+   * Database.close). For a read-only command whose work is done when `fn` returns (`status`).
+   */
+  waitForClose?: boolean;
+}
+
 /** Runs `fn` with an open database and closes it afterwards, whatever happens. */
-export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<T> {
-  const db = await connect(ctx, target, options);
+export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: DatabaseUse = {}): Promise<T> {
+  const { waitForClose, ...open } = options;
+  const db = await connect(ctx, target, open);
   try {
     return await fn(db);
   } finally {
-    await db.close().catch(() => undefined);
+    await db.close(waitForClose === false ? { wait: false } : undefined).catch(() => undefined);
   }
 }

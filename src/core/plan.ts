@@ -26,17 +26,20 @@ export interface StatusEntry {
 
 /** Merges migrations on disk with history rows, in migration order. */
 export function migrationStatus(migrations: ResolvedMigration[], rows: HistoryRow[]): StatusEntry[] {
-  const byName = new Map(rows.map((row) => [row.name, row]));
+  const byName = new Map<string, HistoryRow>();
+  for (const row of rows) byName.set(row.name, row);
+  // Object literals rather than spreads of a shared base: this runs once per migration on every
+  // `status`, cold (SPEC §10); the fields and their order are the same either way.
   const entries: StatusEntry[] = migrations.map((migration) => {
-    const row = byName.get(migration.name);
-    byName.delete(migration.name);
-    const base = { name: migration.name, number: migration.number, phase: migration.phase, checksum: migration.checksum, migration };
-    if (!row) return { ...base, state: 'pending', appliedAt: null };
-    if (row.state === 'failed') return { ...base, state: 'failed', appliedAt: row.appliedAt, row };
-    if (row.checksum !== migration.checksum) {
-      return { ...base, state: 'changed', appliedAt: row.appliedAt, recordedChecksum: row.checksum, row };
+    const { name, number, phase, checksum } = migration;
+    const row = byName.get(name);
+    if (!row) return { name, number, phase, checksum, migration, state: 'pending', appliedAt: null };
+    byName.delete(name);
+    if (row.state === 'failed') return { name, number, phase, checksum, migration, state: 'failed', appliedAt: row.appliedAt, row };
+    if (row.checksum !== checksum) {
+      return { name, number, phase, checksum, migration, state: 'changed', appliedAt: row.appliedAt, recordedChecksum: row.checksum, row };
     }
-    return { ...base, state: 'applied', appliedAt: row.appliedAt, row };
+    return { name, number, phase, checksum, migration, state: 'applied', appliedAt: row.appliedAt, row };
   });
   for (const row of byName.values()) {
     const parsed = parseMigrationName(row.name) ?? { number: '0', phase: row.name };

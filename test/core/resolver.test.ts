@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, resolveMigrations } from '../../src/core/resolver.js';
+import { checksumOf, compareMigrations, resolveMigrations } from '../../src/core/resolver.js';
 import { UsageError } from '../../src/errors.js';
 import { tempDir, writeMigrations } from '../support/migrations.js';
 
@@ -85,5 +86,49 @@ describe('resolveMigrations', () => {
 
   it('reports a missing directory as a usage error', async () => {
     await expect(resolveMigrations('/nonexistent/strata')).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('builds the same paths as path.join and path.relative, however the directory is spelled', async () => {
+    const dir = writeMigrations({ '001_a': { up: 'SELECT 1;', down: 'SELECT 2;', verify: '-- check: x\nSELECT 1 WHERE false;' }, '002_b.js': 'export function up() {}' });
+    const parent = path.dirname(dir);
+    const spellings = [dir, `${dir}/`, `${dir}//`, path.join(dir, '..', path.basename(dir)), path.relative(process.cwd(), dir) || '.'];
+    for (const spelling of spellings) {
+      const [a, b] = await resolveMigrations(spelling);
+      expect(a!.path).toBe(path.join(spelling, '001_a'));
+      expect(a!.up!.path).toBe(path.join(spelling, '001_a', 'up.sql'));
+      expect(a!.up!.displayPath).toBe(path.relative(spelling, path.join(spelling, '001_a', 'up.sql')));
+      expect(a!.down!.path).toBe(path.join(spelling, '001_a', 'down.sql'));
+      expect(a!.verify!.displayPath).toBe(path.join('001_a', 'verify.sql'));
+      expect(b!.path).toBe(path.join(spelling, '002_b.js'));
+    }
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      const [a] = await resolveMigrations('.');
+      expect(a!.path).toBe('001_a');
+      expect(a!.up!.path).toBe(path.join('001_a', 'up.sql'));
+      process.chdir(parent);
+      const [b] = await resolveMigrations(path.basename(dir));
+      expect(b!.up!.path).toBe(path.join(path.basename(dir), '001_a', 'up.sql'));
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('orders numbers as BigInt does, leading zeros and all', () => {
+    const digits = fc.stringMatching(/^\d{3,25}$/);
+    fc.assert(fc.property(digits, digits, fc.constantFrom('a', 'b'), fc.constantFrom('a', 'b'), (x, y, p, q) => {
+      const a = { number: x, name: `${x}_${p}` };
+      const b = { number: y, name: `${y}_${q}` };
+      const byValue = BigInt(x) < BigInt(y) ? -1 : BigInt(x) > BigInt(y) ? 1 : 0;
+      const byName = a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+      expect(compareMigrations(a, b)).toBe(byValue || byName);
+    }));
+  });
+
+  it('sorts a shuffled directory by number, 0999 before 1000 before 01001', async () => {
+    const names = ['0999_a', '1000_b', '01001_c', '002_d', '0000000003_e', '010_f'];
+    const dir = writeMigrations(Object.fromEntries(names.map((n) => [n, { up: `SELECT '${n}';` }])));
+    expect((await resolveMigrations(dir)).map((m) => m.name)).toEqual(['002_d', '0000000003_e', '010_f', '0999_a', '1000_b', '01001_c']);
   });
 });

@@ -21,5 +21,5 @@ export async function run(ctx: CommandContext): Promise<number> {
       renderStatus(out, db.redactedUrl, source.bundled ? `${source.dir} (bundled)` : source.dir, entries);
     }
     return 0;
-  }, { probe: false });
+  }, { probe: false, waitForClose: false }); // nothing is pending then: Terminate, and no wait for the server to hang up
 }
