@@ -5,7 +5,7 @@
  */
 import { isatty } from 'node:tty';
 import type * as CommanderModule from 'commander';
-import type { Command } from 'commander';
+import type { Command, OutputConfiguration } from 'commander';
 import { ExitCode, StrataError, UsageError } from '../errors.js';
 import { parseGlobalOptions } from './options.js';
 import { Output } from './output.js';
@@ -131,13 +131,15 @@ const OPTION_DEFAULTS: Readonly<Record<string, unknown>> = {
 type Dispatch = (name: string, raw: Record<string, unknown>, load: () => Promise<{ run: Handler }>, args: unknown[]) => Promise<void>;
 
 /** Builds the program; every action goes to `dispatch`. */
-function buildProgram({ Command, Option }: Commander, dispatch: Dispatch): Command {
+function buildProgram({ Command, Option }: Commander, dispatch: Dispatch, output: OutputConfiguration): Command {
   const program = new Command('migrate')
     .description('phase-based PostgreSQL migrations: rehearse, apply, verify, roll back, and never lose data')
     .version(VERSION, '-V, --version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
-    .exitOverride();
+    .exitOverride()
+    // Before the subcommands exist: each copies its parent's output settings when created.
+    .configureOutput(output);
   globalOptions(program, Option);
 
   const action = (load: () => Promise<{ run: Handler }>, pick: (args: unknown[]) => unknown[] = (a) => a) =>
@@ -213,8 +215,7 @@ function loadStatus(): Promise<{ run: Handler }> {
  */
 export async function commanderParse(args: readonly string[]): Promise<{ name: string; raw: Record<string, unknown> } | undefined> {
   let parsed: { name: string; raw: Record<string, unknown> } | undefined;
-  const program = buildProgram(await import('commander'), async (name, raw) => { parsed = { name, raw }; });
-  program.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  const program = buildProgram(await import('commander'), async (name, raw) => { parsed = { name, raw }; }, { writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
   try {
     await program.parseAsync(['node', 'migrate', ...args]);
   } catch {
@@ -261,10 +262,10 @@ export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv
   const commander = await import('commander');
   const { CommanderError } = commander;
   let commanderMessage = '';
-  const program = buildProgram(commander, async (name, raw, load, args) => { code = await runCommand(name, raw, env, load, args); });
-  program.configureOutput({
+  const program = buildProgram(commander, async (name, raw, load, args) => { code = await runCommand(name, raw, env, load, args); }, {
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => process.stderr.write(s),
+    // Kept, not printed: reportError prints it once, in strata's format (or as the JSON document).
     outputError: (s) => { commanderMessage = s.replace(/^error:\s*/, '').trim(); },
   });
   try {
@@ -272,7 +273,8 @@ export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help, --version
-      if (error.code === 'commander.excessArguments' && program.args.length > 1) {
+      const known = program.commands.some((c) => c.name() === program.args[0]);
+      if (error.code === 'commander.excessArguments' && program.args.length > 1 && !known) {
         // `migrate frobnicate x`: the first word was taken as a PHASE with one argument too many.
         return reportError(out, new UsageError(`unknown command "${program.args[0]}"`, { hint: 'see migrate --help for the commands; a PHASE takes no argument' }));
       }

@@ -50,13 +50,38 @@ export function migrationStatus(migrations: ResolvedMigration[], rows: HistoryRo
 
 /** Finds TARGET by phase name, full name or number; unknown → exit 2 naming the known phases. */
 export function findTarget(entries: StatusEntry[], target: string): StatusEntry {
-  const found = entries.find((e) => e.name === target || e.phase === target)
-    ?? (/^\d+$/.test(target) ? entries.find((e) => BigInt(e.number) === BigInt(target)) : undefined);
-  if (!found) {
-    const known = entries.map((e) => e.phase).join(', ') || 'none';
-    throw new UsageError(`unknown phase "${target}"`, { hint: `known phases: ${known}` });
-  }
+  const found = matchTarget(entries, target);
+  if (!found) throw unknownPhase(entries.map((e) => e.phase), target);
   return found;
+}
+
+/** The entry (or migration) TARGET names: full name, phase, or number. */
+export function matchTarget<T extends { name: string; phase: string; number: string }>(entries: readonly T[], target: string): T | undefined {
+  return entries.find((e) => e.name === target || e.phase === target)
+    ?? (/^\d+$/.test(target) ? entries.find((e) => BigInt(e.number) === BigInt(target)) : undefined);
+}
+
+/** Exit 2 for a TARGET that names no migration: the closest phase, and the known ones (a dozen at most). */
+export function unknownPhase(phases: readonly string[], target: string): UsageError {
+  const SHOWN = 12;
+  const closest = [...phases].sort((a, b) => editDistance(a, target) - editDistance(b, target))[0];
+  const suggestion = closest !== undefined && editDistance(closest, target) <= Math.max(2, Math.floor(target.length / 3)) ? `did you mean "${closest}"? ` : '';
+  const known = phases.length === 0 ? 'none'
+    : phases.length <= SHOWN ? phases.join(', ') : `${phases.slice(0, SHOWN).join(', ')}, … (${phases.length - SHOWN} more: migrate status lists them)`;
+  return new UsageError(`unknown phase "${target}"`, { hint: `${suggestion}known phases: ${known}` });
+}
+
+/** Levenshtein distance (phases are short; quadratic is fine). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** Options that relax the integrity rules. */

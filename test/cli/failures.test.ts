@@ -162,3 +162,40 @@ describe('refusals before anything runs', () => {
     expect(none.stderr).toContain('no migrations directory: pass --migrations DIR, or --bundled for the coaching schema');
   }));
 });
+
+describe('usage errors come first, once, in strata\'s words', () => {
+  const dir = () => writeMigrations({ '001_add_users': { up: 'CREATE TABLE users (id int);\n' }, '002_add_goals': { up: 'CREATE TABLE goals (id int);\n' } });
+
+  it('an unknown phase is exit 2 even with no database or an unreachable one, with the closest phase', async () => {
+    const migrations = dir();
+    for (const env of [{}, { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/nowhere' }]) {
+      const result = await runCli(['--migrations', migrations, 'add_goal'], { env });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('error: unknown phase "add_goal"');
+      expect(result.stderr).toContain('hint: did you mean "add_goals"? known phases: add_users, add_goals');
+    }
+    // A known phase without a database is still the connection's problem (exit 3).
+    expect((await runCli(['--migrations', migrations, 'add_goals'], { env: { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/nowhere' } })).code).toBe(3);
+  });
+
+  it('a long list of phases is cut in the hint', () => withTestDatabase(async (db) => {
+    const many = writeMigrations(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`${String(i + 1).padStart(3, '0')}_p${i + 1}`, { up: 'SELECT 1;\n' }])));
+    const result = await cliFor(db, many)('zzz');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('p12, … (28 more: migrate status lists them)');
+  }));
+
+  it('an unknown option or an extra argument is said once, with the subcommand named', async () => {
+    const migrations = dir();
+    const unknown = await runCli(['--migrations', migrations, 'status', '--frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.match(/unknown option '--frob'/g)).toHaveLength(1);
+    const extra = await runCli(['--migrations', migrations, 'status', 'extra']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("error: too many arguments for 'status'");
+    expect(extra.stderr).not.toContain('unknown command');
+    const word = await runCli(['--migrations', migrations, 'frobnicate', 'x']);
+    expect(word.code).toBe(2);
+    expect(word.stderr).toContain('error: unknown command "frobnicate"');
+  });
+});

@@ -1,52 +1,80 @@
 /** `migrate up [TARGET]`, `migrate down [TARGET]`, `migrate PHASE [--rollback]` (SPEC §5, §7). */
 import { preloadSqlParser, runMigrations, type RunResult } from '../../core/runner.js';
+import type { ResolvedMigration } from '../../core/resolver.js';
+import type { Database } from '../../db/connect.js';
+import { matchTarget, unknownPhase } from '../../core/plan.js';
 import type { Direction } from '../../core/types.js';
+import { ExitCode, StrataError } from '../../errors.js';
 import { moduleOptions } from '../options.js';
 import { renderRunSummary, renderStep } from '../render.js';
 import { askYesNo } from '../prompt.js';
-import { connectionTarget, migrationsSource, withDatabase, type CommandContext } from '../session.js';
+import { connectionTarget, migrationsSource, withDatabase, type CommandContext, type MigrationsSource } from '../session.js';
 
 /** Runs up or down to TARGET and renders the result. */
 export async function run(ctx: CommandContext, direction: Direction, target: string | undefined): Promise<number> {
-  const { settings, out } = ctx;
-  const connection = connectionTarget(ctx);
-  const source = await migrationsSource(ctx, connection);
-  // The parser compiles while we connect, take the lock and read history.
-  if (source.migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
-  const result: RunResult = await withDatabase(ctx, connection, async (db) => {
-    const { createBackupGuard } = await import('../../backup/guard.js');
-    const guard = createBackupGuard({ root: settings.backupDir, cwd: ctx.cwd, database: db.redactedUrl, schema: settings.schema, log: out.logger });
-    let spinner: Awaited<ReturnType<typeof out.spinner>> | undefined;
-    return runMigrations(db, source.migrations, {
-      direction,
-      target,
-      dryRun: settings.dryRun,
-      allowChanged: settings.allowChanged,
-      yes: settings.yes,
-      noBackup: !settings.backup,
-      interactive: ctx.interactive,
-      lockTimeoutMs: settings.lockTimeout,
-      ddlLockTimeoutMs: settings.ddlLockTimeout,
-      retries: settings.retries,
-      statementTimeoutMs: settings.statementTimeout,
-      schema: settings.schema,
-      historyTable: settings.historyTable,
-      options: moduleOptions(settings),
-    }, {
-      log: out.logger,
-      confirm: (question) => askYesNo(question),
-      guard,
-      onStepStart: async (name, dir) => {
-        spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
-      },
-      onStepEnd: (report) => {
-        spinner?.stop();
-        // Streamed as each step commits, so a run that fails later still shows what it applied.
-        if (!out.json) renderStep(out, report, settings.dryRun);
-      },
-    });
+  const { out } = ctx;
+  let source: MigrationsSource | undefined;
+  const result = await unknownTargetFirst(ctx, target, () => source, async () => {
+    const connection = connectionTarget(ctx);
+    source = await migrationsSource(ctx, connection);
+    const { migrations } = source;
+    // The parser compiles while we connect, take the lock and read history.
+    if (migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
+    return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target));
   });
   if (out.json) out.document(result);
   renderRunSummary(out, result);
   return 0;
+}
+
+/** The run on an open database, steps rendered as they commit. */
+async function runOn(ctx: CommandContext, db: Database, migrations: ResolvedMigration[], direction: Direction, target: string | undefined): Promise<RunResult> {
+  const { settings, out } = ctx;
+  const { createBackupGuard } = await import('../../backup/guard.js');
+  const guard = createBackupGuard({ root: settings.backupDir, cwd: ctx.cwd, database: db.redactedUrl, schema: settings.schema, log: out.logger });
+  let spinner: Awaited<ReturnType<typeof out.spinner>> | undefined;
+  return runMigrations(db, migrations, {
+    direction,
+    target,
+    dryRun: settings.dryRun,
+    allowChanged: settings.allowChanged,
+    yes: settings.yes,
+    noBackup: !settings.backup,
+    interactive: ctx.interactive,
+    lockTimeoutMs: settings.lockTimeout,
+    ddlLockTimeoutMs: settings.ddlLockTimeout,
+    retries: settings.retries,
+    statementTimeoutMs: settings.statementTimeout,
+    schema: settings.schema,
+    historyTable: settings.historyTable,
+    options: moduleOptions(settings),
+  }, {
+    log: out.logger,
+    confirm: (question) => askYesNo(question),
+    guard,
+    onStepStart: async (name, dir) => {
+      spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
+    },
+    onStepEnd: (report) => {
+      spinner?.stop();
+      // Streamed as each step commits, so a run that fails later still shows what it applied.
+      if (!out.json) renderStep(out, report, settings.dryRun);
+    },
+  });
+}
+
+/**
+ * A TARGET that names no migration on disk is a usage error (exit 2) even when no database is given
+ * or it cannot be reached: `migrate tyop` says "unknown phase", not "cannot connect". With a
+ * database, the run decides as always (a TARGET only in history is a missing migration, exit 5).
+ */
+async function unknownTargetFirst<T>(ctx: CommandContext, target: string | undefined, resolved: () => MigrationsSource | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (target === undefined || !(error instanceof StrataError) || error.exitCode !== ExitCode.connection) throw error;
+    const migrations = resolved()?.migrations ?? (await migrationsSource(ctx, undefined).catch(() => undefined))?.migrations;
+    if (migrations && !matchTarget(migrations, target)) throw unknownPhase(migrations.map((m) => m.phase), target);
+    throw error;
+  }
 }
