@@ -47,15 +47,6 @@ function readDebugFlagOnce(umzugClass: object): void {
   }
 }
 
-/**
- * Starts loading (and warming) the SQL parser in the background; callers that will classify SQL
- * steps call it as early as they can, before connecting. Idempotent; failures surface later, in
- * prepareSteps, where the parser is needed.
- */
-export function preloadSqlParser(): void {
-  void import('../sql/parser.js').then((p) => p.warmSqlParser()).catch(() => undefined);
-}
-
 /** Default statement_timeout of dry runs (SPEC §7). */
 export const DRY_RUN_STATEMENT_TIMEOUT_MS = 60_000;
 
@@ -134,8 +125,6 @@ async function confirmDestruction(findings: DestructiveFinding[], request: RunRe
 export async function runMigrations(db: Database, migrations: ResolvedMigration[], request: RunRequest, deps: RunDependencies): Promise<RunResult> {
   const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
   const result = emptyResult(request);
-  // Compile the SQL parser (WASM) while we wait for the lock and history; errors surface in prepareSteps.
-  if (migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
   await withRunLock(db.sql, history.location, request.lockTimeoutMs, () => runLocked(db, history, migrations, request, deps, result));
   return result;
 }

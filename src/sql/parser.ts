@@ -37,27 +37,6 @@ export function loadSqlParser(): Promise<void> {
   return loading;
 }
 
-let warming: Promise<void> | undefined;
-
-/** Statements of the kinds migrations are made of, for `warmSqlParser`. */
-const WARM_UP_SQL = `CREATE TABLE w (id bigint PRIMARY KEY, t text NOT NULL DEFAULT 'x', c timestamptz REFERENCES v (id));
-CREATE INDEX wi ON w (t); ALTER TABLE w ADD COLUMN d int; INSERT INTO w (id) VALUES (1);
-UPDATE w SET t = 'y' WHERE id = 1; DELETE FROM w WHERE id = 2; DROP TABLE w; CREATE VIEW v AS SELECT 1;
-DO $$ BEGIN END $$; CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;`;
-
-/**
- * Loads the parser and parses a few typical statements once. V8 compiles WASM functions on their
- * first call: the first real parse of a run would pay ~15 ms for that. Called when a command
- * knows it will parse, before it connects, so the work overlaps with waiting for the server.
- */
-export function warmSqlParser(): Promise<void> {
-  warming ??= loadSqlParser().then(() => { parseSql(WARM_UP_SQL); }).catch(() => {
-    // loadSqlParser() reports its own failure where the parse is actually needed.
-    warming = undefined;
-  });
-  return warming;
-}
-
 /**
  * Keeps the parser's WebAssembly on V8's baseline compiler (Liftoff). By default V8 also hands the
  * module to its optimizing compiler (TurboFan) in the background; for the PostgreSQL grammar that

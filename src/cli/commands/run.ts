@@ -1,5 +1,5 @@
 /** `migrate up [TARGET]`, `migrate down [TARGET]`, `migrate PHASE [--rollback]` (SPEC §5, §7). */
-import { preloadSqlParser, runMigrations, type RunResult } from '../../core/runner.js';
+import { runMigrations, type RunResult } from '../../core/runner.js';
 import type { ResolvedMigration } from '../../core/resolver.js';
 import type { Database } from '../../db/connect.js';
 import { matchTarget, unknownPhase } from '../../core/plan.js';
@@ -18,8 +18,6 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
     const connection = connectionTarget(ctx);
     source = await migrationsSource(ctx, connection);
     const { migrations } = source;
-    // The parser compiles while we connect, take the lock and read history.
-    if (migrations.some((m) => m.kind === 'sql')) preloadSqlParser();
     return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target));
   });
   if (out.json) out.document(result);
