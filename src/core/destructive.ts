@@ -37,24 +37,28 @@ function isLosslessTypeChange(action: DestructiveAction): boolean {
   return action.columns.every((c) => /^(pg_catalog\.)?(timestamptz|timestamp with time zone)$/i.test(c.newType ?? ''));
 }
 
-interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null }
+interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null; surely_empty?: boolean | null }
 
-/** Looks tables up through the session's search_path, in one round trip. */
+/** Looks tables up through the session's search_path, and whether they hold rows: two round trips at most. */
 async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
   if (refs.length === 0) return [];
-  // One array of names, not a UNION ALL branch per table: planning 300 branches took ~100 ms.
+  // One array of names, not a UNION ALL branch per table: planning 300 branches took ~100 ms. A
+  // plain table whose heap has no page holds no row, committed or not (an insert extends it
+  // first): only the others need an EXISTS — partitioned and foreign tables always do.
   const names = refs.map((ref) => quoteLiteral(ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name)));
-  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows
+  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows,
+      c.relkind = 'r' AND pg_relation_size(c.oid) = 0 AS surely_empty
     FROM unnest(ARRAY[${names.join(', ')}]::text[]) WITH ORDINALITY AS r(name, i)
     JOIN pg_class c ON c.oid = to_regclass(r.name) JOIN pg_namespace n ON n.oid = c.relnamespace`);
-  const existing = found.filter((r) => r.schema && r.name);
-  const rows = existing.length === 0 ? [] : await sql.unsafe<CatalogRow[]>(existing.map((r) =>
+  const byRef = new Map(found.filter((r) => r.schema && r.name).map((r) => [r.ref, r]));
+  const toCheck = [...byRef.values()].filter((r) => r.surely_empty !== true);
+  const rows = toCheck.length === 0 ? [] : await sql.unsafe<CatalogRow[]>(toCheck.map((r) =>
     `SELECT ${r.ref} AS ref, NULL::text AS schema, NULL::text AS name, EXISTS (SELECT 1 FROM ${quoteQualified(r.schema!, r.name!)}) AS has_rows`).join('\nUNION ALL\n'));
   const hasRows = new Map(rows.map((r) => [r.ref, r.has_rows === true]));
   return refs.map((ref, i) => {
-    const hit = found.find((r) => r.ref === i);
-    return hit?.schema && hit.name
-      ? { schema: hit.schema, name: hit.name, exists: true, hasRows: hasRows.get(i) ?? false }
+    const hit = byRef.get(i);
+    return hit
+      ? { schema: hit.schema!, name: hit.name!, exists: true, hasRows: hasRows.get(i) ?? false }
       : { schema: ref.schema ?? schema, name: ref.name, exists: false, hasRows: false };
   });
 }
