@@ -4,53 +4,39 @@
  * timezone key, the user, folders naming the same user, the time zone name), so that a report
  * reads the same however the import scheduled the work.
  */
-import type { UserFolder } from './files.js';
-import type { ParsedMarkdown } from './markdown.js';
+import type { ParsedFolder } from './encode.js';
 import type { ImportIssue, ProfileColumn, ProfileObject } from './types.js';
 import { timezoneProblem, type TimezoneCheck, type UserResolution } from './users.js';
 import type { VerifiedProfile } from './verify.js';
+import type { PlannedProfile } from './write.js';
 
 /** One user folder after parsing: its values, where they came from, and its problems. */
 export interface Candidate {
-  folder: UserFolder<ParsedMarkdown>;
-  profile: VerifiedProfile;
+  /** Its place among the folders read (folder order). */
+  index: number;
+  folder: ParsedFolder;
+  profile: PlannedProfile;
   errors: ImportIssue[];
 }
 
-/** A folder's candidate: file errors, markdown issues (`line N: …`) and the timezone key checked. */
-export function toCandidate(folder: UserFolder<ParsedMarkdown>): Candidate {
-  const profile: VerifiedProfile = { user: folder.name, userId: '', columns: {}, paths: {} };
-  const candidate: Candidate = { folder, profile, errors: [...folder.errors] };
-  for (const file of folder.files) {
-    const parsed = file.content;
-    for (const issue of parsed.issues) candidate.errors.push({ path: file.path, message: `line ${issue.line}: ${issue.message}` });
-    profile.columns[file.column] = parsed.data;
-    profile.paths[file.column] = file.path;
-  }
-  readTimezone(candidate);
-  return candidate;
+/** A folder's candidate: file errors, markdown issues (`line N: …`) and the timezone key, as encode.ts found them. */
+export function toCandidate(folder: ParsedFolder, index: number): Candidate {
+  const profile: PlannedProfile = { user: folder.name, userId: '', json: folder.json };
+  if (folder.timezone !== undefined) profile.timezone = folder.timezone;
+  return { index, folder, profile, errors: [...folder.errors] };
 }
 
-/** SPEC §9: a top-level `timezone` key in profile.md or preferences.md also sets the column. */
-function readTimezone(candidate: Candidate): void {
-  const { profile } = candidate;
-  const sources: { column: ProfileColumn; data: ProfileObject }[] = [];
-  for (const column of ['profile', 'preferences'] as const) {
-    const data = profile.columns[column];
-    if (data && Object.hasOwn(data, 'timezone')) sources.push({ column, data });
+/** The candidate's values as objects, with the file each came from (`--verify`). */
+export function toVerified(candidate: Candidate): VerifiedProfile {
+  const { folder, profile } = candidate;
+  const columns: Partial<Record<ProfileColumn, ProfileObject>> = {};
+  for (const [column, json] of Object.entries(profile.json) as [ProfileColumn, string][]) columns[column] = JSON.parse(json) as ProfileObject;
+  const verified: VerifiedProfile = { user: profile.user, userId: profile.userId, columns, paths: { ...folder.paths } };
+  if (profile.timezone !== undefined) {
+    verified.timezone = profile.timezone;
+    verified.paths.timezone = folder.timezonePath;
   }
-  for (const { column, data } of sources) {
-    const value = data.timezone;
-    const path = profile.paths[column] ?? candidate.folder.path;
-    if (typeof value !== 'string') {
-      candidate.errors.push({ path, message: 'timezone must be one time zone name, e.g. "Timezone: Europe/London"' });
-    } else if (profile.timezone !== undefined && profile.timezone !== value) {
-      candidate.errors.push({ path, message: `timezone "${value}" differs from "${profile.timezone}" in ${profile.paths.timezone}: keep one` });
-    } else if (profile.timezone === undefined) {
-      profile.timezone = value;
-      profile.paths.timezone = path;
-    }
-  }
+  return verified;
 }
 
 /** Records who the folder's user is (or why that is unknown). */
@@ -95,5 +81,5 @@ export function rejectSameUser(candidates: readonly Candidate[]): void {
 export function checkTimezone(candidate: Candidate, timezones: TimezoneCheck): void {
   const { profile } = candidate;
   const problem = profile.timezone === undefined ? undefined : timezoneProblem(profile.timezone, timezones);
-  if (problem) candidate.errors.push({ path: profile.paths.timezone ?? '', message: problem });
+  if (problem) candidate.errors.push({ path: candidate.folder.timezonePath ?? '', message: problem });
 }

@@ -11,7 +11,6 @@
  */
 import type { Dirent, Stats } from 'node:fs';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILE_COLUMNS, PROFILE_FILES, type ImportIssue, type ProfileColumn } from './types.js';
@@ -40,7 +39,7 @@ export interface UserFolder<T> {
 /** A user folder found in DIR, not read yet. */
 export interface FolderRef {
   name: string;
-  /** DIR as given joined with the name, so reported paths read the way the user typed DIR. */
+  /** DIR as given joined with the name (`path.join`, so normalised), so reported paths read the way the user typed DIR. */
   path: string;
 }
 
@@ -66,8 +65,12 @@ export async function listProfileFolders(dir: string): Promise<FolderListing> {
   const entries = fs.readdirSync(dir, { withFileTypes: true })
     .filter((entry) => !entry.name.startsWith('.'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // path.join(dir, name) for names without a separator (not hidden: never `.` or `..`), without
+  // normalising DIR again for each of (say) 10,000 names.
+  const base = path.join(dir, '.');
+  const prefix = base === '.' ? '' : base.endsWith(path.sep) ? base : `${base}${path.sep}`;
   for (const entry of entries) {
-    const entryPath = path.join(dir, entry.name);
+    const entryPath = `${prefix}${entry.name}`;
     if (entry.isDirectory()) {
       listing.folders.push({ name: entry.name, path: entryPath });
     } else if (entry.isSymbolicLink()) {
@@ -91,9 +94,10 @@ export async function readProfileFolders<T>(dir: string, read: ReadText<T>): Pro
 
 async function realDirectory(dir: string): Promise<string> {
   try {
-    const real = await fsp.realpath(dir);
-    if (!(await fsp.stat(real)).isDirectory()) throw new UsageError(`${dir} is not a directory`);
-    await fsp.access(real, fs.constants.R_OK | fs.constants.X_OK);
+    // Synchronous: three calls that would each wait for a thread-pool turn.
+    const real = fs.realpathSync.native(dir);
+    if (!fs.statSync(real).isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    fs.accessSync(real, fs.constants.R_OK | fs.constants.X_OK);
     return real;
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -139,7 +143,8 @@ export function readFolder<T>(root: string, ref: FolderRef, read: ReadText<T>, i
   for (const column of PROFILE_COLUMNS) {
     const entry = entries.find((e) => e.name === PROFILE_FILES[column]);
     if (!entry) continue;
-    const filePath = path.join(ref.path, entry.name);
+    // ref.path is normalised (path.join) and an entry name has no separator: joining is concatenating.
+    const filePath = `${ref.path}${path.sep}${entry.name}`;
     const text = readText(root, filePath, entry);
     if (typeof text !== 'string') folder.errors.push({ path: filePath, message: text.error });
     else folder.files.push({ column, path: filePath, content: read(text) });
@@ -180,7 +185,10 @@ let readBuffer: Buffer | undefined;
 
 /**
  * Reads a file the listing saw as a regular file, at most MAX_FILE_BYTES (one byte more is read to
- * tell; fstat, ~1 µs a file, only then, for the size in the message), and decodes it.
+ * tell; fstat, ~1 µs a file, only then, for the size in the message), and decodes it. The end of
+ * the file is a read that returns 0: a shorter read than asked is not proof of it (FUSE and network
+ * filesystems may return less), and a profile cut short without a word is worse than one more
+ * system call per file (~40 ms of CPU for 30,000 files).
  */
 function readSmallFile(filePath: string): string | { error: string } {
   let fd: number;

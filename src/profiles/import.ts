@@ -3,26 +3,28 @@
  * (SPEC §9). Returns data; the CLI renders it and sets the exit code (1 when `errors` or
  * `differences` is non-empty). The caller owns the connection and holds the migration lock.
  *
- * Order of work, pipelined for SPEC §10's ≥ 10,000 profiles/s: list DIR; read and parse the user
- * folders in chunks; as soon as the first file is read, look up every folder's user and PostgreSQL's
- * time zone names (one query each, answered while reading goes on); check each folder as soon as
- * both are known; and hand every 1,000 valid users to the writer, whose statements run on the server
- * while the next chunks are parsed. Everything happens in ONE transaction that commits only after
- * the last folder was read and checked: with any error (unless `skipInvalid`) it is rolled back and
- * writing stops at the first error, so "nothing is written" holds exactly as if all files had been
- * validated first. Folders that share a user with another folder wait for the end.
+ * Order of work, pipelined for SPEC §10's ≥ 10,000 profiles/s: `readProfiles` lists DIR and starts
+ * reading and parsing the user folders on worker threads at once — the CLI calls it before it even
+ * connects, so the workers start up while the connection is made. Then, as soon as the run starts,
+ * every folder's user and PostgreSQL's time zone names are looked up (one query each, answered
+ * while reading goes on); each folder is checked as soon as both are known; and every 1,000 valid
+ * users go to the writer, whose statement runs on the server while the next folders are parsed.
+ * Everything happens in ONE transaction that commits only after the last folder was read and
+ * checked: with any error (unless `skipInvalid`) it is rolled back and writing stops at the first
+ * error, so "nothing is written" holds exactly as if all files had been validated first. Folders
+ * that share a user with another folder wait for the end.
  */
 import type { Sql } from '../db/connect.js';
 import { MigrationFailed, UsageError } from '../errors.js';
 import {
-  applyResolution, checkTimezone, rejectSameUser, sharedUserIds, toCandidate, type Candidate,
+  applyResolution, checkTimezone, rejectSameUser, sharedUserIds, toCandidate, toVerified, type Candidate,
 } from './candidates.js';
-import { listProfileFolders, type FolderListing, type FolderRef, type UserFolder } from './files.js';
-import type { ParsedMarkdown } from './markdown.js';
-import { createMarkdownParser } from './parse-pool.js';
+import { hasFiles, type ParsedFolder } from './encode.js';
+import { listProfileFolders, type FolderListing } from './files.js';
+import { createMarkdownParser, type MarkdownParser } from './parse-pool.js';
 import { silentImportLog, type ImportIssue, type ImportLog } from './types.js';
 import { loadTimezones, resolveUsers, type TimezoneCheck, type UserResolution } from './users.js';
-import { findDifferences, type ProfileDifference, type VerifiedProfile } from './verify.js';
+import { findDifferences, type ProfileDifference } from './verify.js';
 import { ProfileWriter } from './write.js';
 
 export type { ProfileDifference } from './verify.js';
@@ -66,18 +68,120 @@ export interface ImportResult {
 
 const DEFAULT_BATCH_SIZE = 1000;
 
-// Folders read between two turns of the event loop, which let the server's answers in.
+// Folders handed to the parser per turn of the event loop (inline parsing yields between them).
 const READ_CHUNK = 50;
 
-/** Imports (or dry-runs, or verifies) the markdown profiles of `dir` into `user_profiles`. */
-export async function importProfiles(sql: Sql, dir: string, options: ImportOptions, log: ImportLog = silentImportLog): Promise<ImportResult> {
-  const batchSize = checkOptions(options);
-  const listing = await listProfileFolders(dir);
-  if (listing.folders.length === 0 && listing.errors.length === 0) {
-    listing.errors.push({ path: dir, message: 'no user folders: expected DIR/<user>/profile.md, preferences.md or patterns.md' });
+// Up to this many files (a folder counts three) parse on this thread: a worker's start-up costs more.
+const INLINE_FILES = 256;
+
+// Files read and waiting for a worker at most (the worker holds four batches of 128 more).
+const READ_AHEAD_FILES = 512;
+
+// Rows per statement once fewer than a batch of folders are left to read.
+const TAIL_BATCH = 100;
+
+/**
+ * The folders of DIR being read and parsed, in folder order, ready before the database is: made by
+ * `readProfiles`, consumed by `importProfiles`. Reading stops at `close` (importProfiles closes it).
+ */
+export class ProfileSource {
+  /** DIR listed; rejects with UsageError when DIR itself is unusable (reported by importProfiles). */
+  readonly listing: Promise<FolderListing>;
+  private parser?: MarkdownParser;
+  /** Chunks handed to the parser, in folder order, whose folders may still be parsing. */
+  private readonly chunks: { folders?: ParsedFolder[]; done: Promise<void> }[] = [];
+  private sink?: (folders: ParsedFolder[]) => void;
+  private stopped = false;
+  private closed?: Promise<void>;
+  /** Settles once every chunk has been handed to the parser and parsed (or reading stopped). */
+  readonly done: Promise<void>;
+
+  constructor(readonly dir: string) {
+    // The worker starts loading the parser while DIR is listed (a small import closes it unused).
+    const pool = createMarkdownParser({ inlineLimit: 0, prestart: true });
+    this.listing = listProfileFolders(dir);
+    this.done = this.listing.then((listing) => this.readAll(listing, pool), () => pool.close());
+    // Whoever imports awaits `done`; a source that is only closed (the connection failed) must not
+    // leave an unhandled rejection behind.
+    this.done.catch(() => undefined);
   }
-  log.info(`profiles: ${listing.folders.length} user folders`);
-  return new ImportRun(sql, listing, options, batchSize, log).run();
+
+  /** Receives the parsed folders, in order, chunk by chunk: those parsed already at once, the rest as they come. */
+  attach(sink: (folders: ParsedFolder[]) => void): void {
+    this.sink = sink;
+    this.deliver();
+  }
+
+  /** Stops handing out more folders (the run will fail anyway). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Stops reading and ends the worker threads (folders still parsing are dropped). */
+  close(): Promise<void> {
+    this.stopped = true;
+    this.closed ??= this.listing.then(() => this.parser?.close(), () => undefined);
+    return this.closed;
+  }
+
+  private async readAll(listing: FolderListing, pool: MarkdownParser): Promise<void> {
+    const { folders, root } = listing;
+    // Small imports parse here; large ones go to the worker from the first folder (no markdown-it on this thread).
+    let parser = pool;
+    if (folders.length * 3 <= INLINE_FILES) {
+      void pool.close();
+      parser = createMarkdownParser({ workers: 0 });
+    }
+    this.parser = parser;
+    for (let start = 0; start < folders.length && !this.stopped; start += READ_CHUNK) {
+      const reads = folders.slice(start, start + READ_CHUNK).map((ref) => parser.readFolder(root, ref));
+      const chunk: { folders?: ParsedFolder[]; done: Promise<void> } = { done: Promise.resolve() };
+      chunk.done = Promise.all(reads).then((done) => {
+        chunk.folders = done;
+        this.deliver();
+      });
+      this.chunks.push(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+      // Read no further ahead than the workers parse (a few batches queued).
+      await parser.backlogBelow(READ_AHEAD_FILES);
+    }
+    await Promise.all(this.chunks.map((chunk) => chunk.done));
+  }
+
+  /** Hands the chunks whose parsing is done, in order, to the sink. */
+  private deliver(): void {
+    const sink = this.sink;
+    if (!sink) return;
+    for (let chunk = this.chunks[0]; chunk?.folders; chunk = this.chunks[0]) {
+      this.chunks.shift();
+      sink(chunk.folders);
+    }
+  }
+}
+
+/**
+ * Lists `dir` and starts reading and parsing its folders now, on worker threads for large imports,
+ * without a database. Pass the result to `importProfiles`, which closes it; `close` it yourself if
+ * you do not (its workers would keep the process alive).
+ */
+export function readProfiles(dir: string): ProfileSource {
+  return new ProfileSource(dir);
+}
+
+/** Imports (or dry-runs, or verifies) the markdown profiles of `dir` into `user_profiles`. */
+export async function importProfiles(sql: Sql, dir: string | ProfileSource, options: ImportOptions, log: ImportLog = silentImportLog): Promise<ImportResult> {
+  const source = typeof dir === 'string' ? readProfiles(dir) : dir;
+  try {
+    const batchSize = checkOptions(options);
+    const listing = await source.listing;
+    if (listing.folders.length === 0 && listing.errors.length === 0) {
+      listing.errors.push({ path: source.dir, message: 'no user folders: expected DIR/<user>/profile.md, preferences.md or patterns.md' });
+    }
+    log.info(`profiles: ${listing.folders.length} user folders`);
+    return await new ImportRun(sql, source, listing, options, batchSize, log).run();
+  } finally {
+    await source.close();
+  }
 }
 
 /** A failed lookup, with the usual cause (tables not there yet) spelled out. */
@@ -97,26 +201,26 @@ interface Lookups {
   shared: Set<string>;
 }
 
-/** One import: the folders read so far, the lookups, and the batches handed to the writer. */
+/** One import: the folders parsed so far, the lookups, and the batches handed to the writer. */
 class ImportRun {
-  // Workers read and parse folders; this thread does so too when they have a backlog, and talks to the server.
-  private readonly parser = createMarkdownParser({ shareWork: true });
-  /** Chunks read, in folder order, whose files may still be parsing. */
-  private readonly parsing: { folders?: UserFolder<ParsedMarkdown>[]; done: Promise<void> }[] = [];
-  private readonly candidates: Candidate[] = [];
+  /** Every folder read, in order; `undefined` once written (valid, and nothing more is needed of it). */
+  private readonly candidates: (Candidate | undefined)[] = [];
   private readonly ignored: string[] = [];
   private lookups?: Promise<void>;
   private answers?: Lookups;
   private lookupFailure: unknown;
+  /** True once a folder with a readable file was seen: only then does a failed lookup matter. */
+  private anyFiles = false;
   /** candidates[0..checked) have been checked against the lookups. */
   private checked = 0;
   private readonly sameUser: Candidate[] = [];
-  private readonly ready: VerifiedProfile[] = [];
+  private readonly ready: Candidate[] = [];
   private readonly writer?: ProfileWriter;
   private hasErrors: boolean;
 
   constructor(
     private readonly sql: Sql,
+    private readonly source: ProfileSource,
     private readonly listing: FolderListing,
     private readonly options: ImportOptions,
     private readonly batchSize: number,
@@ -128,14 +232,15 @@ class ImportRun {
   }
 
   async run(): Promise<ImportResult> {
-    try {
-      await this.readAll();
-    } finally {
-      await this.parser.close();
-    }
+    // Asked at once, answered while the folders are read; a failure matters only once a folder has a file.
+    if (this.listing.folders.length > 0) this.lookups = this.lookUp();
+    this.source.attach((folders) => this.collect(folders));
+    await this.source.done;
+    // The worker is done: let it go while the last batches are written.
+    void this.source.close();
     for (const file of this.ignored.sort()) this.log.warn(`ignored ${file}: only profile.md, preferences.md and patterns.md are imported`);
     await this.lookups;
-    if (this.lookupFailure !== undefined) {
+    if (this.failedLookup()) {
       await this.writer?.abandon().catch(() => undefined);
       throw readFailed(this.lookupFailure, this.options.schema);
     }
@@ -143,48 +248,37 @@ class ImportRun {
     return this.result();
   }
 
-  private async readAll(): Promise<void> {
-    const { folders, root } = this.listing;
-    for (let start = 0; start < folders.length; start += READ_CHUNK) {
-      const reads = folders.slice(start, start + READ_CHUNK).map((ref: FolderRef) => this.parser.readFolder(root, ref));
-      const chunk: { folders?: UserFolder<ParsedMarkdown>[]; done: Promise<void> } = { done: Promise.resolve() };
-      chunk.done = Promise.all(reads).then((done) => {
-        chunk.folders = done.map(({ folder, ignored }) => {
-          this.ignored.push(...ignored);
-          return folder;
-        });
-      });
-      this.parsing.push(chunk);
-      await new Promise((resolve) => setImmediate(resolve));
-      this.collect();
-      // The run will fail anyway: say so now rather than after reading everything.
-      if (this.lookupFailure !== undefined || this.writer?.hasFailed) break;
-    }
-    await Promise.all(this.parsing.map((chunk) => chunk.done));
-    this.collect();
+  private failedLookup(): boolean {
+    return this.anyFiles && this.lookupFailure !== undefined;
   }
 
-  /** Takes the chunks whose parsing is done, in order, as candidates, and checks what it can. */
-  private collect(): void {
-    for (let chunk = this.parsing[0]; chunk?.folders; chunk = this.parsing[0]) {
-      this.parsing.shift();
-      for (const folder of chunk.folders) {
-        const candidate = toCandidate(folder);
-        this.candidates.push(candidate);
-        if (candidate.errors.length > 0) this.hasErrors = true;
-        if (candidate.folder.files.length > 0) this.lookups ??= this.lookUp();
-      }
+  /** Takes parsed folders (in order) as candidates, and checks what it can. */
+  private collect(folders: readonly ParsedFolder[]): void {
+    for (const folder of folders) {
+      const candidate = toCandidate(folder, this.candidates.length);
+      this.candidates.push(candidate);
+      for (const file of folder.ignored) this.ignored.push(file);
+      if (candidate.errors.length > 0) this.hasErrors = true;
+      if (!this.anyFiles && hasFiles(folder)) this.anyFiles = true;
     }
-    if (this.lookupFailure === undefined) this.check(false);
+    // The run will fail anyway: say so now rather than after reading everything.
+    if (this.failedLookup() || this.writer?.hasFailed) this.source.stop();
+    else this.check(false);
   }
 
-  /** Both lookups for every listed folder at once; answered while reading goes on. */
+  /** Both lookups for every listed folder at once. */
   private lookUp(): Promise<void> {
     const names = this.listing.folders.map((f) => f.name);
     const createUsers = this.options.createUsers && !this.options.verify;
     return Promise.all([resolveUsers(this.sql, this.options.schema, names, createUsers), loadTimezones(this.sql)]).then(
-      ([users, timezones]) => { this.answers = { users, timezones, shared: sharedUserIds(users) }; },
-      (error: unknown) => { this.lookupFailure = error; },
+      ([users, timezones]) => {
+        this.answers = { users, timezones, shared: sharedUserIds(users) };
+        this.check(false);
+      },
+      (error: unknown) => {
+        this.lookupFailure = error;
+        if (this.anyFiles) this.source.stop();
+      },
     );
   }
 
@@ -195,7 +289,7 @@ class ImportRun {
     for (; this.checked < this.candidates.length; this.checked++) {
       const candidate = this.candidates[this.checked] as Candidate;
       // A folder with no readable file has nothing to import: its user would only add noise to its error.
-      if (candidate.folder.files.length === 0) continue;
+      if (!hasFiles(candidate.folder)) continue;
       applyResolution(candidate, answers.users.get(candidate.folder.name));
       if (answers.shared.has(candidate.profile.userId)) this.sameUser.push(candidate);
       else this.accept(candidate, answers.timezones);
@@ -204,26 +298,40 @@ class ImportRun {
       rejectSameUser(this.sameUser);
       for (const candidate of this.sameUser) this.accept(candidate, answers.timezones);
     }
-    while (this.ready.length >= this.batchSize || (final && this.ready.length > 0)) {
+    // Near the end, smaller batches go out as soon as they are ready: the last statement, which the
+    // commit waits for, then holds a few dozen rows rather than a thousand.
+    const unread = this.listing.folders.length - this.candidates.length;
+    const due = unread < this.batchSize ? Math.min(this.batchSize, TAIL_BATCH) : this.batchSize;
+    while (this.ready.length >= due || (final && this.ready.length > 0)) {
       const batch = this.ready.splice(0, this.batchSize);
       // After an error nothing will be committed (unless skipInvalid): stop sending work.
-      if (!this.hasErrors || this.options.skipInvalid) this.writer?.write(batch);
+      if (!this.hasErrors || this.options.skipInvalid) this.writer?.write(batch.map((c) => c.profile));
+      // Sent (or never to be): only the count of valid folders matters now (--verify keeps them all).
+      // Letting go of 10,000 candidates as they are written keeps the heap small: collections stay cheap.
+      if (this.writer) for (const candidate of batch) this.candidates[candidate.index] = undefined;
     }
   }
 
   private accept(candidate: Candidate, timezones: TimezoneCheck): void {
     checkTimezone(candidate, timezones);
     if (candidate.errors.length > 0) this.hasErrors = true;
-    else this.ready.push(candidate.profile);
+    else this.ready.push(candidate);
   }
 
   private async result(): Promise<ImportResult> {
     const { options, candidates } = this;
-    const errors: ImportIssue[] = [...this.listing.errors, ...candidates.flatMap((c) => c.errors)];
-    const valid = candidates.filter((c) => c.errors.length === 0).map((c) => c.profile);
-    const result: ImportResult = { dryRun: options.dryRun, imported: 0, unchanged: 0, created: 0, errors, skipped: candidates.length - valid.length };
+    const errors: ImportIssue[] = [...this.listing.errors];
+    const valid: Candidate[] = [];
+    let skipped = 0;
+    for (const candidate of candidates) {
+      if (candidate === undefined) continue; // written: valid
+      if (candidate.errors.length > 0) skipped++;
+      else valid.push(candidate);
+      for (const error of candidate.errors) errors.push(error);
+    }
+    const result: ImportResult = { dryRun: options.dryRun, imported: 0, unchanged: 0, created: 0, errors, skipped };
     if (options.verify) {
-      const differences = await findDifferences(this.sql, options.schema, valid).catch((error: unknown) => { throw readFailed(error, options.schema); });
+      const differences = await findDifferences(this.sql, options.schema, valid.map(toVerified)).catch((error: unknown) => { throw readFailed(error, options.schema); });
       const differing = new Set(differences.map((d) => d.userId));
       return { ...result, dryRun: false, unchanged: valid.length - differing.size, differences };
     }

@@ -33,6 +33,23 @@ export function lineOf(node: At | undefined): number {
  * means a key can never be `__proto__`.
  */
 export function snakeCase(text: string): string {
+  // The same few labels (Name, Timezone, Goals…) come back in every file: remember the short ones.
+  let key = text.length <= MAX_CACHED_LABEL ? snakeCache.get(text) : undefined;
+  if (key === undefined) {
+    key = toSnakeCase(text);
+    if (text.length <= MAX_CACHED_LABEL) {
+      if (snakeCache.size >= MAX_CACHED_LABELS) snakeCache.clear();
+      snakeCache.set(text, key);
+    }
+  }
+  return key;
+}
+
+const MAX_CACHED_LABEL = 64;
+const MAX_CACHED_LABELS = 4096;
+const snakeCache = new Map<string, string>();
+
+function toSnakeCase(text: string): string {
   // Printable ASCII (nearly every key) needs no NFKC and no Unicode classes, which cost ~5× more.
   const ascii = PRINTABLE_ASCII.test(text);
   return (ascii ? text : text.normalize('NFKC'))
@@ -127,7 +144,7 @@ export interface KeyBullet {
   /** True for the bold form, which is a key whatever the rest of the list looks like. */
   explicit: boolean;
   /** Problems inside the label, reported only if the bullet is used as a key. */
-  labelIssues: MarkdownIssue[];
+  labelIssues: readonly MarkdownIssue[];
 }
 
 // A plain label longer than this is a sentence with a colon in it, not a key.
@@ -139,18 +156,24 @@ const MAX_PLAIN_LABEL = 64;
  * (so `08:00` or a URL never splits). Returns undefined for a plain bullet.
  */
 export function splitKey(paragraph: Paragraph): KeyBullet | undefined {
-  const [first, ...rest] = paragraph.children;
-  if (first?.type === 'strong') return splitBoldKey(first.children, rest);
+  const children = paragraph.children;
+  const first = children[0];
+  if (first?.type === 'strong') return splitBoldKey(first.children, children.slice(1));
   if (first?.type !== 'text') return undefined;
   const colon = first.value.indexOf(':');
   const after = first.value.charAt(colon + 1);
   if (colon <= 0 || (after !== '' && after.trim() !== '')) return undefined;
   const label = first.value.slice(0, colon);
+  if (label.includes('\n') || label.trim().length > MAX_PLAIN_LABEL) return undefined;
   const key = snakeCase(label);
-  if (label.includes('\n') || label.trim().length > MAX_PLAIN_LABEL || key === '') return undefined;
-  const value: Inline[] = [{ ...first, value: first.value.slice(colon + 1) }, ...rest];
-  return { key, value, explicit: false, labelIssues: [] };
+  if (key === '') return undefined;
+  const value: Inline[] = [{ type: 'text', line: first.line, value: first.value.slice(colon + 1) }];
+  for (let i = 1; i < children.length; i++) value.push(children[i] as Inline);
+  return { key, value, explicit: false, labelIssues: NO_ISSUES };
 }
+
+// The label issues of every plain key bullet: there are none (never written to).
+const NO_ISSUES: MarkdownIssue[] = [];
 
 function splitBoldKey(label: Inline[], rest: Inline[]): KeyBullet | undefined {
   const labelSink = new IssueSink();

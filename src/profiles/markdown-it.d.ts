@@ -32,6 +32,7 @@ declare module 'markdown-it' {
     parse(src: string, env: object): MarkdownIt.Token[];
     validateLink: (url: string) => boolean;
     normalizeLinkText: (url: string) => string;
+    normalizeLink: (url: string) => string;
   }
 
   export default MarkdownIt;

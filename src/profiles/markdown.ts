@@ -166,37 +166,39 @@ function rootValue(root: Section, sink: IssueSink): ProfileObject {
   for (const { node } of content.texts) {
     sink.add(node, 'text before the first ## section: write it as a "Key: value" bullet or put it under a ## heading');
   }
-  return objectOf(content.items, root.children, sink, 'before the first ## section');
+  return objectOf(content.items, content.items.map(keyOf), root.children, sink, () => 'before the first ## section');
 }
 
 function sectionValue(section: Section, sink: IssueSink): ProfileValue {
   const content = collect(section.blocks, sink);
-  const name = `"${section.heading ? inlineText(section.heading.children, new IssueSink()).trim() : section.key}"`;
+  // Only error messages name the section: computed when one is written.
+  const name = (): string => `"${section.heading ? inlineText(section.heading.children, new IssueSink()).trim() : section.key}"`;
   if (section.children.length > 0) {
     for (const { node } of content.texts) {
-      sink.add(node, `text directly under ${name}, next to its subsections: move it under a heading of its own`);
+      sink.add(node, `text directly under ${name()}, next to its subsections: move it under a heading of its own`);
     }
-    return objectOf(content.items, section.children, sink, `directly under ${name}, next to its subsections`);
+    return objectOf(content.items, content.items.map(keyOf), section.children, sink, () => `directly under ${name()}, next to its subsections`);
   }
   const [text] = content.texts;
   const [item] = content.items;
   if (text && item) {
     const later = lineOf(text.node) > lineOf(item) ? text.node : item;
-    sink.add(later, `section ${name} mixes paragraphs and a list: use one kind per section, or ### subsections`);
+    sink.add(later, `section ${name()} mixes paragraphs and a list: use one kind per section, or ### subsections`);
     return null;
   }
-  if (text) return content.texts.map((t) => t.text).join('\n\n');
+  if (text) return content.texts.length === 1 ? text.text : content.texts.map((t) => t.text).join('\n\n');
   if (item) return listValue(content.items, sink);
   return null;
 }
 
-/** An object from key bullets (all must be keys) and subsections, e.g. the top level. */
-function objectOf(items: ListItem[], sections: Section[], sink: IssueSink, where: string): ProfileObject {
+/** An object from key bullets (`keys[i]` is `keyOf(items[i])`; all must be keys) and subsections, e.g. the top level. */
+function objectOf(items: ListItem[], keys: (KeyBullet | undefined)[], sections: Section[], sink: IssueSink, where: () => string): ProfileObject {
   const object = new ObjectBuilder(sink);
-  for (const item of items) {
-    const key = keyOf(item);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as ListItem;
+    const key = keys[i];
     if (key) object.add(key, keyValue(item, key, sink), item);
-    else sink.add(item, `a plain bullet ${where}: write it as "Key: value", or put plain bullets under a heading of their own`);
+    else sink.add(item, `a plain bullet ${where()}: write it as "Key: value", or put plain bullets under a heading of their own`);
   }
   for (const section of sections) object.add(section, sectionValue(section, sink), section.heading);
   return object.value;
@@ -204,24 +206,26 @@ function objectOf(items: ListItem[], sections: Section[], sink: IssueSink, where
 
 function listValue(items: ListItem[], sink: IssueSink): ProfileValue {
   if (items.length === 0) return null;
-  const bullets = items.map((item) => ({ item, key: keyOf(item) }));
-  if (bullets.every((b) => b.key !== undefined)) return objectOf(items, [], sink, '');
-  const firstBold = bullets.find((b) => b.key?.explicit);
-  const firstPlain = bullets.find((b) => b.key === undefined);
-  if (firstBold && firstPlain) {
-    sink.add(firstPlain.item, `this list mixes **Key:** bullets (line ${lineOf(firstBold.item)}) with plain bullets: use one kind per list`);
+  const keys = items.map(keyOf);
+  if (keys.every((key) => key !== undefined)) return objectOf(items, keys, [], sink, () => '');
+  const firstBold = keys.findIndex((key) => key?.explicit);
+  const firstPlain = keys.findIndex((key) => key === undefined);
+  if (firstBold >= 0 && firstPlain >= 0) {
+    sink.add(items[firstPlain], `this list mixes **Key:** bullets (line ${lineOf(items[firstBold])}) with plain bullets: use one kind per list`);
   }
   return items.map((item) => plainItemText(item, sink));
 }
 
 function keyOf(item: ListItem): KeyBullet | undefined {
-  const [first] = item.children;
+  const first = item.children[0];
   return first?.type === 'paragraph' ? splitKey(first) : undefined;
 }
 
 /** The value of a key bullet: its inline text (+ further paragraphs), or its nested list. */
 function keyValue(item: ListItem, key: KeyBullet, sink: IssueSink): ProfileValue {
   const inline = inlineText(key.value, sink).trim();
+  // Nearly every key bullet is one line: nothing but its paragraph.
+  if (item.children.length === 1) return inline === '' ? null : inline;
   const content = collect(item.children.slice(1), sink);
   const [nested] = content.items;
   if (nested) {
@@ -233,6 +237,9 @@ function keyValue(item: ListItem, key: KeyBullet, sink: IssueSink): ProfileValue
 }
 
 function plainItemText(item: ListItem, sink: IssueSink): string {
+  const [only] = item.children;
+  // Nearly every plain bullet is one paragraph.
+  if (item.children.length === 1 && only?.type === 'paragraph') return blockText(only, sink) ?? '';
   const content = collect(item.children, sink);
   const [nested] = content.items;
   if (nested) {
@@ -249,7 +256,7 @@ class ObjectBuilder {
   constructor(private readonly sink: IssueSink) {}
 
   add(source: KeyBullet | Section, value: ProfileValue, node: At | undefined): void {
-    this.sink.issues.push(...('labelIssues' in source ? source.labelIssues : []));
+    if ('labelIssues' in source) for (const issue of source.labelIssues) this.sink.issues.push(issue);
     const { key } = source;
     if (key === '') return; // already reported where the key was read
     const first = this.lines.get(key);

@@ -73,6 +73,9 @@ function markdownIt(): MarkdownIt {
   parser.validateLink = () => true;
   // Autolink texts as written (markdown-it would decode %-escapes and punycode in them).
   parser.normalizeLinkText = (url) => url;
+  // URLs are dropped (a link keeps its text), so they need no normalising (%-encoding, punycode:
+  // a tenth of the parse of a file with a link). Every URL is valid anyway (validateLink above).
+  parser.normalizeLink = (url) => url;
   // Its `normalize` rule rewrites every line ending of every file; `normalize` below only touches
   // the rare file that needs it. `text_join` merges escapes and entities into the text around
   // them, which `inlineNodes` does anyway.
@@ -86,43 +89,44 @@ function normalize(text: string): string {
   return crlf.includes('\0') ? crlf.replace(/\0/g, '\uFFFD') : crlf;
 }
 
-/** A node whose children are being collected, and how deep it sits. */
-interface Open {
-  children: unknown[];
-  depth: number;
-}
-
 /** Parses `text` (LF or CRLF, no BOM) into blocks; throws `NestingTooDeep` for hostile nesting. */
 export function parseTree(text: string): Block[] {
   const root: Block[] = [];
-  const stack: Open[] = [{ children: root, depth: 0 }];
-  let top = stack[0] as Open;
-  const open = (node: Paragraph | Heading | List | ListItem | Blockquote, counts: boolean): void => {
-    top.children.push(node);
-    const depth = top.depth + (counts ? 1 : 0);
-    if (depth > MAX_NESTING) throw new NestingTooDeep(node.line);
-    top = { children: node.children, depth };
-    stack.push(top);
+  // The nodes whose children are being collected, and how deep each sits (parallel stacks).
+  const open: unknown[][] = [root];
+  const depths: number[] = [0];
+  let children: unknown[] = root;
+  let depth = 0;
+  const push = (node: Paragraph | Heading | List | ListItem | Blockquote, counts: boolean): void => {
+    children.push(node);
+    if (counts && ++depth > MAX_NESTING) throw new NestingTooDeep(node.line);
+    children = node.children;
+    open.push(children);
+    depths.push(depth);
   };
-  for (const token of markdownIt().parse(normalize(text), {})) {
+  const tokens = markdownIt().parse(normalize(text), {});
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as MarkdownIt.Token;
     if (token.nesting === -1) {
-      stack.pop();
-      top = stack[stack.length - 1] as Open;
+      open.pop();
+      depths.pop();
+      children = open[open.length - 1] as unknown[];
+      depth = depths[depths.length - 1] as number;
       continue;
     }
-    const line = (token.map?.[0] ?? 0) + 1;
+    const line = token.map === null ? 1 : token.map[0] + 1;
     switch (token.type) {
-      case 'paragraph_open': open({ type: 'paragraph', line, children: [] }, false); break;
-      case 'heading_open': open({ type: 'heading', line, depth: Number(token.tag.slice(1)), children: [] }, false); break;
+      case 'paragraph_open': push({ type: 'paragraph', line, children: [] }, false); break;
+      case 'heading_open': push({ type: 'heading', line, depth: Number(token.tag.slice(1)), children: [] }, false); break;
       case 'bullet_list_open':
-      case 'ordered_list_open': open({ type: 'list', line, children: [] }, true); break;
-      case 'list_item_open': open({ type: 'listItem', line, children: [] }, false); break;
-      case 'blockquote_open': open({ type: 'blockquote', line, children: [] }, true); break;
-      case 'inline': top.children.push(...inlineNodes(token.children ?? [], line, top.depth)); break;
+      case 'ordered_list_open': push({ type: 'list', line, children: [] }, true); break;
+      case 'list_item_open': push({ type: 'listItem', line, children: [] }, false); break;
+      case 'blockquote_open': push({ type: 'blockquote', line, children: [] }, true); break;
+      case 'inline': inlineNodes(children as Inline[], token.children ?? [], line, depth); break;
       case 'fence':
-      case 'code_block': top.children.push({ type: 'code', line, value: withoutFinalNewline(token.content) }); break;
-      case 'html_block': top.children.push({ type: 'html', line, value: withoutFinalNewline(token.content) }); break;
-      case 'hr': top.children.push({ type: 'thematicBreak', line }); break;
+      case 'code_block': children.push({ type: 'code', line, value: withoutFinalNewline(token.content) }); break;
+      case 'html_block': children.push({ type: 'html', line, value: withoutFinalNewline(token.content) }); break;
+      case 'hr': children.push({ type: 'thematicBreak', line }); break;
       default: throw new Error(`unexpected markdown token "${token.type}"`);
     }
   }
@@ -133,9 +137,8 @@ function withoutFinalNewline(text: string): string {
   return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
-/** Inline tokens → nodes; `line` is the paragraph's first line, advanced at each line break. */
-function inlineNodes(tokens: readonly MarkdownIt.Token[], firstLine: number, blockDepth: number): Inline[] {
-  const root: Inline[] = [];
+/** Inline tokens → nodes appended to `root`; `line` is the paragraph's first line, advanced at each line break. */
+function inlineNodes(root: Inline[], tokens: readonly MarkdownIt.Token[], firstLine: number, blockDepth: number): void {
   const stack: Inline[][] = [root];
   let out = root;
   let line = firstLine;
@@ -170,7 +173,6 @@ function inlineNodes(tokens: readonly MarkdownIt.Token[], firstLine: number, blo
       default: throw new Error(`unexpected inline markdown token "${token.type}"`);
     }
   }
-  return root;
 }
 
 /** Appends to the previous text node when there is one: mdast never has two texts side by side. */

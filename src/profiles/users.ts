@@ -3,7 +3,7 @@
  * Each is one query for the whole run, never one per user: arrays travel as one jsonb parameter
  * (strata's connection does not load array types, see db/connect.ts `fetchTypes`).
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { Sql } from '../db/connect.js';
 
 // The canonical hyphenated form, any case; PostgreSQL's other spellings are not user folder names.
@@ -17,9 +17,16 @@ export function isUuid(name: string): boolean {
   return UUID.test(name);
 }
 
+// crypto.hash (Node 20.12+) hashes in one call, 2–3× faster than a Hash object: 10,000 names per import.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+function md5Hex(text: string): string {
+  return oneShot ? oneShot('md5', text, 'hex') : crypto.createHash('md5').update(text, 'utf8').digest('hex');
+}
+
 /** 002's mapping of a free-text id to `users.user_id`: `md5('strata-user:' || id)::uuid`. */
 export function mappedUserId(id: string): string {
-  const hex = createHash('md5').update(`strata-user:${id}`, 'utf8').digest('hex');
+  const hex = md5Hex(`strata-user:${id}`);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

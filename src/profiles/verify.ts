@@ -3,8 +3,7 @@
  * down to the key, in one query. Read-only.
  */
 import type { Sql } from '../db/connect.js';
-import { PROFILE_COLUMNS, type ProfileColumn, type ProfileValue } from './types.js';
-import type { PlannedProfile } from './write.js';
+import { PROFILE_COLUMNS, type ProfileColumn, type ProfileObject, type ProfileValue } from './types.js';
 
 /** One value that differs between a user's files and the database. */
 export interface ProfileDifference {
@@ -22,8 +21,15 @@ export interface ProfileDifference {
   database?: unknown;
 }
 
-/** A planned profile with the path of each file it came from. */
-export interface VerifiedProfile extends PlannedProfile {
+/** A user's values as the files give them, with the path of each file. */
+export interface VerifiedProfile {
+  /** The user folder's name. */
+  user: string;
+  userId: string;
+  /** The columns whose file exists. */
+  columns: Partial<Record<ProfileColumn, ProfileObject>>;
+  /** From a `timezone` key in profile.md or preferences.md. */
+  timezone?: string;
   paths: Partial<Record<ProfileColumn | 'timezone', string>>;
 }
 

@@ -3,19 +3,28 @@
  * in ONE transaction, so an import is all-or-nothing and a dry run is the same work rolled back
  * (SPEC §7), which makes its counts exact, triggers included.
  *
- * Per batch, two statements instead of one `INSERT … ON CONFLICT DO UPDATE`: a file that is absent
- * must leave its column untouched, and for a row that does not exist yet "untouched" means the
- * column's own default, which an INSERT … SELECT cannot ask for. So:
- *   1. `INSERT (user_id) … ON CONFLICT DO NOTHING` creates missing rows with the table defaults
- *      (010's trigger already made one for every user, so this is normally a no-op);
- *   2. `UPDATE … FROM jsonb_to_recordset(…) WHERE <a given column differs>` writes only changed rows.
- * A user counts as imported when (1) or (2) returned it, or when the import created it; every other
- * user is unchanged, exactly, because jsonb equality is semantic (key order does not matter).
+ * One statement per batch (per kind of row, see below), pipelined on the connection. The batch
+ * travels as one jsonb parameter built from the JSON text the workers already produced (encode.ts):
+ * nothing is re-serialised here, and PostgreSQL decides "unchanged" itself (jsonb equality is
+ * semantic: key order does not matter), so nothing is read back; each statement answers two counts.
+ * - Users that --create-users creates: `INSERT INTO users` and `INSERT INTO user_profiles` with the
+ *   values, in one statement (two data-modifying CTEs). 010's trigger runs at the end of the
+ *   statement and finds the profile row there (ON CONFLICT DO NOTHING).
+ * - Existing users: `INSERT INTO user_profiles … WHERE NOT EXISTS` for the rare user without a
+ *   profile row, and `UPDATE … WHERE <a given column differs>`: only changed rows are written (or
+ *   locked); both see the table as it was before the statement, so no row is counted twice.
+ * A user counts as imported when its profile row was inserted or updated, and as unchanged otherwise.
+ *
+ * A file that is absent must leave its column untouched, and for a row that does not exist yet
+ * "untouched" means the column's own default, which an INSERT … SELECT cannot ask for per row. So a
+ * batch is split by which columns its rows carry (nearly always one group: all three files and a
+ * time zone), and each group's statement lists only those columns.
  */
 import type postgres from 'postgres';
 import type { Sql } from '../db/connect.js';
 import { MigrationFailed } from '../errors.js';
-import type { ImportLog, ProfileColumn, ProfileObject } from './types.js';
+import { quoteIdent } from '../db/quote.js';
+import { PROFILE_COLUMNS, type ImportLog, type ProfileColumn } from './types.js';
 
 /** What the import writes for one user. */
 export interface PlannedProfile {
@@ -24,8 +33,8 @@ export interface PlannedProfile {
   userId: string;
   /** Set when the user does not exist and `--create-users` creates it. */
   create?: { externalId: string | null };
-  /** The columns whose file exists; absent columns are left untouched. */
-  columns: Partial<Record<ProfileColumn, ProfileObject>>;
+  /** The JSON text of each column whose file exists (encode.ts); absent columns are left untouched. */
+  json: Partial<Record<ProfileColumn, string>>;
   /** From a `timezone` key in profile.md or preferences.md. */
   timezone?: string;
 }
@@ -70,35 +79,70 @@ export class ProfileWriter {
   private ended?: { error?: unknown };
   private readonly statements: Promise<void>[] = [];
   private failure: unknown;
-  private readonly created = new Set<string>();
-  private readonly written = new Set<string>();
+  private created = 0;
+  private written = 0;
   private planned = 0;
+  private readonly texts = new Map<number, string>();
 
   constructor(private readonly sql: Sql, private readonly options: WriteOptions, private readonly log: ImportLog) {}
 
-  /** Queues one batch (at most `batchSize` profiles, no user twice across batches). */
+  /** Queues one batch (at most `batchSize` profiles, no user twice across batches); keeps no reference to it. */
   write(batch: readonly PlannedProfile[]): void {
     // After a failure the transaction is lost: a statement sent now could only fail, or never answer.
     if (batch.length === 0 || this.failure !== undefined || this.ended) return;
     this.planned += batch.length;
     const planned = this.planned;
     const open = (this.open ??= this.begin());
+    // Built now: the caller may let go of the batch's JSON once this returns.
+    const statements = [...byKind(batch)].map(([kind, rows]) => ({ text: this.statement(kind), rows: rowsJson(rows, kind) }));
     this.statements.push(open.then(async ({ tx }) => {
       if (this.ended) return;
-      const { schema } = this.options;
-      const toCreate = batch.filter((p) => p.create);
-      // Sent together, executed in order: the trigger of 010 makes a profile row for each created user.
-      const [created, inserted, updated] = await Promise.all([
-        toCreate.length > 0 ? insertUsers(tx, schema, toCreate) : [],
-        insertMissingRows(tx, schema, batch),
-        updateChangedRows(tx, schema, batch),
-      ]);
-      for (const id of created) this.created.add(id);
-      for (const id of [...created, ...inserted, ...updated]) this.written.add(id);
+      const counts = await Promise.all(statements.map(({ text, rows }) => tx.unsafe<WrittenRow[]>(text, [rows], { prepare: true })));
+      for (const [row] of counts) {
+        this.created += row?.created ?? 0;
+        this.written += row?.written ?? 0;
+      }
       this.log.info(`profiles: ${planned} users written`);
     }).catch((error: unknown) => {
       this.failure ??= error;
     }));
+  }
+
+  /** The statement for rows of `kind` (see the top of this file). */
+  private statement(kind: number): string {
+    let text = this.texts.get(kind);
+    if (text) return text;
+    const schema = quoteIdent(this.options.schema);
+    const columns = WRITTEN_COLUMNS.filter((_, bit) => kind & (1 << bit));
+    const list = columns.map((c) => `, ${c}`).join('');
+    const differs = (other: string) => columns.map((c) => `p.${c} IS DISTINCT FROM ${other}.${c}`).join(' OR ') || 'false';
+    const record = `jsonb_to_recordset($1::text::jsonb)
+      AS r(user_id uuid${kind & CREATE ? ', external_id text' : ''}${columns.map((c) => `, ${c} ${c === 'timezone' ? 'text' : 'jsonb'}`).join('')})`;
+    text = kind & CREATE
+      ? `WITH r AS (SELECT * FROM ${record}),
+made AS (
+  INSERT INTO ${schema}.users (user_id, external_id) SELECT user_id, external_id FROM r RETURNING user_id
+), written AS (
+  INSERT INTO ${schema}.user_profiles AS p (user_id${list}) SELECT user_id${list} FROM r
+  ON CONFLICT (user_id) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}, `).join('')}updated_at = now() WHERE ${differs('excluded')}
+  RETURNING p.user_id
+)
+SELECT (SELECT count(*) FROM made)::int AS created,
+       (SELECT count(*) FROM (SELECT user_id FROM made UNION SELECT user_id FROM written) AS w)::int AS written`
+      : `WITH r AS (SELECT * FROM ${record}),
+missing AS (
+  INSERT INTO ${schema}.user_profiles AS p (user_id${list})
+  SELECT user_id${list} FROM r WHERE NOT EXISTS (SELECT FROM ${schema}.user_profiles AS q WHERE q.user_id = r.user_id)
+  ON CONFLICT (user_id) DO NOTHING
+  RETURNING 1
+), changed AS (
+  UPDATE ${schema}.user_profiles AS p SET ${columns.map((c) => `${c} = r.${c}, `).join('')}updated_at = now()
+    FROM r WHERE p.user_id = r.user_id AND (${differs('r')})
+  RETURNING 1
+)
+SELECT 0 AS created, ((SELECT count(*) FROM missing) + (SELECT count(*) FROM changed))::int AS written`;
+    this.texts.set(kind, text);
+    return text;
   }
 
   /** True once a statement failed: `finish` will throw. */
@@ -109,7 +153,7 @@ export class ProfileWriter {
   /** Waits for every batch, commits (a dry run rolls back) and returns the counts; throws if any statement failed. */
   async finish(): Promise<WriteCounts> {
     await this.close(!this.options.dryRun);
-    return { imported: this.written.size, unchanged: this.planned - this.written.size, created: this.created.size };
+    return { imported: this.written, unchanged: this.planned - this.written, created: this.created };
   }
 
   /** Rolls back whatever was written (the import found errors). */
@@ -152,44 +196,53 @@ export class ProfileWriter {
   }
 }
 
-async function insertUsers(tx: Tx, schema: string, batch: readonly PlannedProfile[]): Promise<string[]> {
-  const users = batch.map((p) => ({ user_id: p.userId, external_id: p.create?.externalId ?? null }));
-  const rows = await tx<{ user_id: string }[]>`
-    INSERT INTO ${tx(schema)}.users (user_id, external_id)
-    SELECT r.user_id, r.external_id
-      FROM jsonb_to_recordset(${tx.json(users)}::jsonb) AS r(user_id uuid, external_id text)
-    RETURNING user_id::text AS user_id`;
-  return rows.map((row) => row.user_id);
+/** What a batch statement answers. */
+interface WrittenRow {
+  created: number;
+  written: number;
 }
 
-async function insertMissingRows(tx: Tx, schema: string, batch: readonly PlannedProfile[]): Promise<string[]> {
-  const rows = await tx<{ user_id: string }[]>`
-    INSERT INTO ${tx(schema)}.user_profiles (user_id)
-    SELECT id::uuid FROM jsonb_array_elements_text(${tx.json(batch.map((p) => p.userId))}::jsonb) AS i(id)
-    ON CONFLICT (user_id) DO NOTHING
-    RETURNING user_id::text AS user_id`;
-  return rows.map((row) => row.user_id);
+/** The columns a statement may write, in the bit order of a row's kind. */
+const WRITTEN_COLUMNS: readonly (ProfileColumn | 'timezone')[] = [...PROFILE_COLUMNS, 'timezone'];
+
+/** The bit of a row's kind that says its user is created. */
+const CREATE = 1 << WRITTEN_COLUMNS.length;
+
+/** A row's kind: which columns it carries (one bit each, WRITTEN_COLUMNS order), and whether its user is created. */
+function kindOf(profile: PlannedProfile): number {
+  let kind = profile.create ? CREATE : 0;
+  WRITTEN_COLUMNS.forEach((column, bit) => {
+    if (column === 'timezone' ? profile.timezone !== undefined : profile.json[column] !== undefined) kind |= 1 << bit;
+  });
+  return kind;
 }
 
-async function updateChangedRows(tx: Tx, schema: string, batch: readonly PlannedProfile[]): Promise<string[]> {
-  // A NULL field in the record means "no such file": COALESCE keeps the stored value.
-  const records = batch.map((p) => ({ user_id: p.userId, ...p.columns, timezone: p.timezone ?? null }));
-  const rows = await tx<{ user_id: string }[]>`
-    UPDATE ${tx(schema)}.user_profiles AS p
-       SET profile = COALESCE(r.profile, p.profile),
-           preferences = COALESCE(r.preferences, p.preferences),
-           patterns = COALESCE(r.patterns, p.patterns),
-           timezone = COALESCE(r.timezone, p.timezone),
-           updated_at = now()
-      FROM jsonb_to_recordset(${tx.json(records)}::jsonb)
-           AS r(user_id uuid, profile jsonb, preferences jsonb, patterns jsonb, timezone text)
-     WHERE p.user_id = r.user_id
-       AND (   (r.profile IS NOT NULL AND p.profile IS DISTINCT FROM r.profile)
-            OR (r.preferences IS NOT NULL AND p.preferences IS DISTINCT FROM r.preferences)
-            OR (r.patterns IS NOT NULL AND p.patterns IS DISTINCT FROM r.patterns)
-            OR (r.timezone IS NOT NULL AND p.timezone IS DISTINCT FROM r.timezone))
-    RETURNING p.user_id::text AS user_id`;
-  return rows.map((row) => row.user_id);
+/** The batch split by kind, in order of first appearance. */
+function byKind(batch: readonly PlannedProfile[]): Map<number, PlannedProfile[]> {
+  const groups = new Map<number, PlannedProfile[]>();
+  for (const profile of batch) {
+    const kind = kindOf(profile);
+    const group = groups.get(kind);
+    if (group) group.push(profile);
+    else groups.set(kind, [profile]);
+  }
+  return groups;
+}
+
+/** The rows as one JSON array, built from the JSON text each column already is. */
+export function rowsJson(rows: readonly PlannedProfile[], kind: number): string {
+  const parts: string[] = [];
+  for (const p of rows) {
+    let row = `{"user_id":${JSON.stringify(p.userId)}`;
+    if (kind & CREATE) row += `,"external_id":${JSON.stringify(p.create?.externalId ?? null)}`;
+    for (let bit = 0; bit < WRITTEN_COLUMNS.length; bit++) {
+      if (!(kind & (1 << bit))) continue;
+      const column = WRITTEN_COLUMNS[bit] as ProfileColumn | 'timezone';
+      row += `,"${column}":${column === 'timezone' ? JSON.stringify(p.timezone) : p.json[column]}`;
+    }
+    parts.push(`${row}}`);
+  }
+  return `[${parts.join(',')}]`;
 }
 
 async function setTimeouts(tx: Tx, options: WriteOptions): Promise<void> {

@@ -38,10 +38,10 @@ describe('resolveAffectedAll', () => {
     try {
       await other`BEGIN`;
       await other`INSERT INTO pending VALUES (1)`;
-      const [[before]] = (await resolveAffectedAll(db.sql as unknown as Sql, [drop('pending')], 'public')) as [[{ hasRows: boolean }]];
+      const before = (await resolveAffectedAll(db.sql as unknown as Sql, [drop('pending')], 'public'))[0]![0]!;
       expect(before.hasRows).toBe(false);
       await other`COMMIT`;
-      const [[after]] = (await resolveAffectedAll(db.sql as unknown as Sql, [drop('pending')], 'public')) as [[{ hasRows: boolean }]];
+      const after = (await resolveAffectedAll(db.sql as unknown as Sql, [drop('pending')], 'public'))[0]![0]!;
       expect(after.hasRows).toBe(true);
     } finally {
       other.release();

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 
 parentPort.on('message', (tasks) => {
-  const names = tasks.map((task) => (typeof task === 'string' ? task : task.ref.name));
+  const names = tasks.map((task) => (typeof task === 'string' ? task : task.folder.name));
   if (names.includes('crash')) process.exit(3);
   if (names.includes('hang')) {
     while (true) {
@@ -14,5 +14,5 @@ parentPort.on('message', (tasks) => {
   }
   parentPort.postMessage(tasks.map((task) => (typeof task === 'string'
     ? { data: { text: task }, issues: [] }
-    : { folder: { name: task.ref.name, path: task.ref.path, files: [], errors: [] }, ignored: [`fake:${task.ref.name}`] })));
+    : { name: task.folder.name, path: task.folder.path, json: {}, paths: {}, errors: [], ignored: [`fake:${task.folder.name}`] })));
 });

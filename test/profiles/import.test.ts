@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { importProfiles, type ImportOptions } from '../../src/profiles/import.js';
+import { importProfiles, readProfiles, type ImportOptions } from '../../src/profiles/import.js';
 import { MAX_NESTING } from '../../src/profiles/tree.js';
 import { mappedUserId } from '../../src/profiles/users.js';
 import { useDatabase } from '../support/database.js';
@@ -301,6 +301,40 @@ describe('writing', () => {
     expect(await run(dir, { batchSize: 2 })).toMatchObject({ imported: 0, unchanged: 5 });
   });
 
+  it('writes one batch mixing created and existing users, with and without each file and a time zone', async () => {
+    await addUsers('old1', 'old2');
+    const sql = db.current.sql;
+    await sql`UPDATE ${sql(schema)}.user_profiles SET preferences = '{"units": "imperial"}', timezone = 'Asia/Tokyo' WHERE user_id = ${mappedUserId('old2')}`;
+    const dir = await makeProfileDir({
+      'old1/profile.md': '- **Name:** O1\n- **Timezone:** Europe/Paris\n',
+      'old2/patterns.md': '## Sleep\n\n- Late\n',
+      'new1/profile.md': PROFILE('N1'),
+      'new2/preferences.md': '- **Timezone:** America/New_York\n',
+      'new3/profile.md': PROFILE('N3'), 'new3/preferences.md': '- **Units:** metric\n', 'new3/patterns.md': '',
+    });
+    expect(await run(dir, { createUsers: true })).toEqual({ dryRun: false, imported: 5, unchanged: 0, created: 3, errors: [], skipped: 0 });
+    const rows = Object.fromEntries((await profiles()).map((row) => [row.external_id, row]));
+    expect(rows.old1).toMatchObject({ profile: { name: 'O1', timezone: 'Europe/Paris' }, preferences: {}, patterns: {}, timezone: 'Europe/Paris' });
+    expect(rows.old2).toMatchObject({ profile: {}, preferences: { units: 'imperial' }, patterns: { sleep: ['Late'] }, timezone: 'Asia/Tokyo' });
+    // A created user's absent files and time zone are the table's defaults.
+    expect(rows.new1).toMatchObject({ profile: { name: 'N1' }, preferences: {}, patterns: {}, timezone: 'UTC' });
+    expect(rows.new2).toMatchObject({ profile: {}, preferences: { timezone: 'America/New_York' }, patterns: {}, timezone: 'America/New_York' });
+    expect(rows.new3).toMatchObject({ profile: { name: 'N3' }, preferences: { units: 'metric' }, patterns: {}, timezone: 'UTC' });
+    expect(await run(dir, { createUsers: true })).toMatchObject({ imported: 0, unchanged: 5, created: 0 });
+  });
+
+  it('reads with a source started before the run (as the CLI does before connecting)', async () => {
+    await addUsers('tg_100231', UUID_USER, FB_USER);
+    const source = readProfiles(FIXTURES);
+    await source.listing;
+    expect(await importProfiles(asStrataSql(db.current.sql), source, options())).toMatchObject({ imported: 3, errors: [] });
+    // A source that is never used is closed without waiting for anything.
+    await readProfiles(FIXTURES).close();
+    // An unusable DIR is reported by the import, not when reading starts.
+    const missing = readProfiles(path.join(FIXTURES, 'no-such-dir'));
+    await expect(importProfiles(asStrataSql(db.current.sql), missing, options())).rejects.toThrow(/cannot read the profiles directory/);
+  });
+
   it('a dry run of created users leaves no user behind', async () => {
     const dir = await copyFixtures();
     expect(await run(dir, { dryRun: true, createUsers: true })).toMatchObject({ imported: 3, created: 3 });
@@ -321,6 +355,22 @@ describe('writing', () => {
       holder.release();
     }
     expect(await profileOf('u1')).toMatchObject({ profile: {} });
+  });
+
+  it('a re-run neither writes nor locks the rows that did not change', async () => {
+    await addUsers('tg_100231', UUID_USER, FB_USER);
+    expect(await run(FIXTURES)).toMatchObject({ imported: 3 });
+    const sql = db.current.sql;
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT 1 FROM ${sql(schema)}.user_profiles WHERE user_id = ${mappedUserId('tg_100231')} FOR UPDATE`;
+      // Waiting for that row lock would fail after 200 ms.
+      expect(await run(FIXTURES, { lockTimeoutMs: 200 })).toMatchObject({ imported: 0, unchanged: 3, errors: [] });
+    } finally {
+      await holder`ROLLBACK`;
+      holder.release();
+    }
   });
 
   it('says which tables are missing when the schema has no users table', async () => {

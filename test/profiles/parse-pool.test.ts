@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeFolder } from '../../src/profiles/encode.js';
 import { readFolder, type FolderRef } from '../../src/profiles/files.js';
 import { parseProfileMarkdown } from '../../src/profiles/markdown.js';
 import { createMarkdownParser } from '../../src/profiles/parse-pool.js';
-import { FIXTURES } from './schema.js';
+import { FIXTURES, makeProfileDir } from './schema.js';
 
 const fakeWorker = new URL('./fake-parse-worker.mjs', import.meta.url);
 const builtWorker = new URL('../../dist/profiles/parse-worker.js', import.meta.url);
+const bundledWorker = new URL('../../dist/vendor/parse-worker.mjs', import.meta.url);
 
 describe('markdown parser pool', () => {
   it('parses inline when the compiled worker is absent (running from sources)', async () => {
@@ -94,7 +96,7 @@ describe('markdown parser pool', () => {
   /** What reading and parsing a folder on this thread gives (the reference every path must match). */
   const readHere = (ref: FolderRef) => {
     const ignored: string[] = [];
-    return { folder: readFolder(FIXTURES, ref, parseProfileMarkdown, ignored), ignored };
+    return encodeFolder(readFolder(FIXTURES, ref, parseProfileMarkdown, ignored), ignored);
   };
 
   it('reads and parses folders inline when the compiled worker is absent', async () => {
@@ -105,13 +107,37 @@ describe('markdown parser pool', () => {
   });
 
   it('sends folders to workers, and reports a folder that crashes a worker on its own', async () => {
+    const names = ['a', 'b', 'crash', 'c'];
+    const dir = await makeProfileDir({ ...Object.fromEntries(names.map((name) => [`${name}/profile.md`, '- **A:** b\n'])), 'crash/Patterns.md': 'x' });
     const parser = createMarkdownParser({ workers: 2, workerUrl: fakeWorker, inlineLimit: 0 });
     await parser.parse('warm-up');
-    const refs = ['a', 'b', 'crash', 'c'].map((name) => ({ name, path: `/profiles/${name}` }));
-    const results = await Promise.all(refs.map((ref) => parser.readFolder('/profiles', ref)));
+    const results = await Promise.all(names.map((name) => parser.readFolder(dir, { name, path: path.join(dir, name) })));
     await parser.close();
     expect(results.map((r) => r.ignored)).toEqual([['fake:a'], ['fake:b'], [], ['fake:c']]);
-    expect(results[2]?.folder.errors).toEqual([{ path: '/profiles/crash', message: 'could not be read: worker exited with code 3' }]);
+    // What reading found stays; the crash is added.
+    expect(results[2]?.errors).toEqual([
+      { path: path.join(dir, 'crash', 'Patterns.md'), message: 'file names are case-sensitive: rename it to patterns.md' },
+      { path: path.join(dir, 'crash'), message: 'could not be read: worker exited with code 3' },
+    ]);
+  });
+
+  it('does not send a folder without a readable file to a worker', async () => {
+    const dir = await makeProfileDir({ 'u1/notes.md': 'x' });
+    const parser = createMarkdownParser({ workers: 1, workerUrl: fakeWorker, inlineLimit: 0 });
+    const result = await parser.readFolder(dir, { name: 'u1', path: path.join(dir, 'u1') });
+    await parser.close();
+    expect(result).toEqual({
+      name: 'u1', path: path.join(dir, 'u1'), json: {}, paths: {}, ignored: [path.join(dir, 'u1', 'notes.md')],
+      errors: [{ path: path.join(dir, 'u1'), message: 'no profile.md, preferences.md or patterns.md in this folder: a user folder needs at least one of the three files' }],
+    });
+  });
+
+  it('reads folders on the bundled worker (one file, markdown-it included) as inline', async () => {
+    expect(fs.existsSync(bundledWorker), 'dist/vendor/parse-worker.mjs is missing: run npm run build').toBe(true);
+    const parser = createMarkdownParser({ workers: 2, workerUrl: bundledWorker, inlineLimit: 0 });
+    const results = await Promise.all(fixtureRefs.map((ref) => parser.readFolder(FIXTURES, ref)));
+    await parser.close();
+    expect(results).toEqual(fixtureRefs.map(readHere));
   });
 
   it('reads folders on the built worker as inline, large files parsed as tasks of their own', async () => {

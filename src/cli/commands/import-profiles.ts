@@ -12,11 +12,14 @@ interface Flags { createUsers?: boolean; skipInvalid?: boolean; verify?: boolean
 
 export async function run(ctx: CommandContext, dir: string, flags: Flags): Promise<number> {
   const { settings, out } = ctx;
-  const { importProfiles } = await import('../../profiles/import.js');
+  const { importProfiles, readProfiles } = await import('../../profiles/import.js');
+  // Reading and parsing start now, on worker threads, while the connection is made (SPEC §10); an
+  // unusable DIR is reported by importProfiles, after connecting, as before. DIR as given: error
+  // paths then read the way the user typed them.
+  const source = readProfiles(dir);
   const result = await withDatabase(ctx, connectionTarget(ctx), (db) =>
     withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
-      // DIR as given: error paths then read the way the user typed them.
-      importProfiles(db.sql, dir, {
+      importProfiles(db.sql, source, {
         dryRun: settings.dryRun,
         verify: flags.verify === true,
         createUsers: flags.createUsers === true,
@@ -24,7 +27,8 @@ export async function run(ctx: CommandContext, dir: string, flags: Flags): Promi
         schema: settings.schema,
         lockTimeoutMs: settings.ddlLockTimeout,
         statementTimeoutMs: settings.statementTimeout ?? (settings.dryRun ? DRY_RUN_STATEMENT_TIMEOUT_MS : undefined),
-      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) })));
+      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) })))
+    .finally(() => source.close());
   const errors = result.errors;
   const failed = errors.length > 0 || (result.differences?.length ?? 0) > 0;
   if (out.json) {
