@@ -10,9 +10,11 @@
  * the directory, classifying the steps (SQL parser), and inside runMigrations (observed through
  * its onStepStart/onStepEnd hooks) the time to the first step and the step loop; plus, for
  * comparison, umzug's own loop over no-op migrations and the bare `postgres` pipeline of the same
- * statements (BEGIN, SET LOCAL, statement, history row, COMMIT per migration).
+ * statements (BEGIN, SET LOCAL, statement, history row, COMMIT per migration, one migration per
+ * round trip — strata's loop also sends the next migrations ahead, so it can beat this).
  */
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { stats } from '../lib/measure.mjs';
@@ -45,8 +47,8 @@ async function child() {
   await prepareSteps(selection.steps, direction, { sql: db.sql, schema: 'public', dryRun: false, log, options: {} });
   mark(`(measured apart) prepareSteps of ${selection.steps.length}: SQL parser load + parse`, t0);
   const t1 = performance.now();
-  await import('umzug');
-  mark('(measured apart) import umzug', t1);
+  createRequire(import.meta.url)('../../dist/vendor/umzug.cjs');
+  mark('(measured apart) load dist/vendor/umzug.cjs (what the runner uses)', t1);
   let firstStart;
   let lastEnd;
   const t2 = performance.now();
