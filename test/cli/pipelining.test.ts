@@ -99,6 +99,21 @@ describe('steps sent ahead', () => {
     expect((await db.sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'busy' AND column_name = 'note'`)[0]!.n).toBe(1);
   }));
 
+  it('--statement-timeout and --ddl-lock-timeout hold in steps sent ahead', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations(manyTables(6, {
+      4: { up: "CREATE TABLE t4 AS SELECT current_setting('lock_timeout') AS lock_timeout, current_setting('statement_timeout') AS statement_timeout;\n" },
+      5: { up: 'CREATE TABLE t5 (id int);\nSELECT pg_sleep(2);\n' },
+    }));
+    const result = await cliFor(db, dir)('up', '--json', '--statement-timeout', '700', '--ddl-lock-timeout', '1234');
+    expect(result.code).toBe(1);
+    const doc = result.json<{ error: { message: string }; applied: string[] }>();
+    expect(doc.error.message).toContain(`${path.join('005_t5', 'up.sql')}:2: canceling statement due to statement timeout`);
+    expect(doc.applied).toEqual(['001_t1', '002_t2', '003_t3', '004_t4']);
+    expect(await tables(db)).toEqual(['t1', 't2', 't3', 't4']);
+    // Step 4 ran sent ahead of step 1 (and chained): its SET LOCALs came with its chain check.
+    expect(await db.sql`SELECT lock_timeout, statement_timeout FROM t4`).toEqual([{ lock_timeout: '1234ms', statement_timeout: '700ms' }]);
+  }));
+
   it('a failing down in the middle of a plain rollback leaves everything before it applied', () => withTestDatabase(async (db) => {
     const fn = (k: number, down?: string) => ({ up: `CREATE FUNCTION f${k}() RETURNS int LANGUAGE sql AS 'SELECT ${k}';\n`, down: down ?? `DROP FUNCTION f${k}();\n` });
     const spec = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`${String(i + 1).padStart(3, '0')}_f${i + 1}`, fn(i + 1)]));
