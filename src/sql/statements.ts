@@ -66,6 +66,28 @@ export interface SqlFile {
  * are split one by one instead — which is also how the file of a syntax error gets named.
  */
 export function splitStatementsOfFiles(files: readonly SqlFile[]): SqlStatement[][] {
+  // In chunks of about 1 MiB of SQL: the parse tree comes back as JSON many times the size of the
+  // text, and a directory of large files parsed in one call could exhaust the WASM heap.
+  const result: SqlStatement[][] = [];
+  let chunk: SqlFile[] = [];
+  let chars = 0;
+  for (const file of files) {
+    if (chunk.length > 0 && chars + file.text.length > BATCH_CHARS) {
+      result.push(...splitBatch(chunk));
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(file);
+    chars += file.text.length;
+  }
+  if (chunk.length > 0) result.push(...splitBatch(chunk));
+  return result;
+}
+
+/** How much SQL text one parser call of splitStatementsOfFiles takes, at most (a larger file goes alone). */
+const BATCH_CHARS = 1 << 20;
+
+function splitBatch(files: readonly SqlFile[]): SqlStatement[][] {
   const oneByOne = () => files.map((f) => splitStatements(f.text, f.file));
   if (files.length < 2 || files.some((f) => f.text.includes('\0'))) return oneByOne();
   const sentinel = 'SELECT 0';

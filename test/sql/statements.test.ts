@@ -317,6 +317,13 @@ describe('splitStatementsOfFiles: one parser call for many files', () => {
     expectSameAsAlone(['SELECT 1;', 'SELEC 2;']);
   });
 
+  it('splits large sets in chunks of about 1 MiB, with the same result', () => {
+    const big = `INSERT INTO t VALUES ${Array.from({ length: 40_000 }, (_, i) => `(${i}, 'row ${i}')`).join(', ')};\n`;
+    const texts = [big, 'SELECT 1;', big, big, 'SELECT 2; SELECT 3', big];
+    expect(texts.reduce((n, t) => n + t.length, 0)).toBeGreaterThan(2 * (1 << 20));
+    expectSameAsAlone(texts);
+  });
+
   it('agrees with one-by-one splitting on random files', () => {
     const piece = fc.constantFrom(
       'SELECT 1', ';', '\n', ' ', '-- c', '/* b */', '/*', '*/', "'", "'s;'", '$$', '$$x;$$', 'CREATE TABLE t (id int)',
