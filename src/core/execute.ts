@@ -122,6 +122,8 @@ interface InFlight {
   queue: Sent[];
   statements: StatementReport[];
   notices: string[];
+  /** Characters of its statements (for LOOKAHEAD_BYTES). */
+  size: number;
 }
 
 /** How many steps may be on the wire after the running one, and how much SQL. */
@@ -249,20 +251,20 @@ export class StepExecutor {
   /** Sends the plain steps after `step` (up to the look-ahead limits), each chained to the one before. */
   private sendAhead(step: PreparedStep): void {
     let bytes = 0;
-    for (const flight of this.ahead.values()) bytes += flight.statements.reduce((n, s) => n + s.sql.length, 0);
+    for (const flight of this.ahead.values()) bytes += flight.size;
     for (let i = (this.position.get(step) ?? this.plan.length) + 1; i < this.plan.length; i++) {
       const next = this.plan[i]!;
       if (this.ahead.has(next)) continue;
       if (!this.isPlain(next) || this.ahead.size >= LOOKAHEAD_STEPS || bytes >= LOOKAHEAD_BYTES) return;
       const flight = this.sendPlain(next, this.plan[i - 1]!);
-      bytes += flight.statements.reduce((n, s) => n + s.sql.length, 0);
+      bytes += flight.size;
       this.ahead.set(next, flight);
     }
   }
 
   /** Writes a plain step's whole pipeline: BEGIN, timeouts (+ the chain check), statements, history, COMMIT. */
   private sendPlain(step: PreparedStep, after?: PreparedStep): InFlight {
-    const flight: InFlight = { queue: [], statements: [], notices: [] };
+    const flight: InFlight = { queue: [], statements: [], notices: [], size: 0 };
     if (after) {
       this.send(flight.queue, 'BEGIN');
       this.send(flight.queue, this.chainCheckSql(after), { chainedTo: after.name });
@@ -282,6 +284,7 @@ export class StepExecutor {
       }
       const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
       flight.statements.push(entry);
+      flight.size += statement.sql.length;
       this.send(flight.queue, statement.sql, { statement, report: entry });
     }
     this.send(flight.queue, this.historySql(step));

@@ -174,7 +174,11 @@ const NAMED_TABLE_KINDS = new Set(['drop_table', 'drop_column', 'alter_column_ty
  */
 function emptyDestruction(steps: PreparedStep[], findings: DestructiveFinding[]): EmptyAtAssessment {
   const byStep = new Map<string, DestructiveFinding[]>();
-  for (const f of findings) byStep.set(f.step, [...(byStep.get(f.step) ?? []), f]);
+  for (const f of findings) {
+    const own = byStep.get(f.step);
+    if (own) own.push(f);
+    else byStep.set(f.step, [f]);
+  }
   const result: EmptyAtAssessment = new Map();
   for (const step of steps) {
     const own = byStep.get(step.name) ?? [];

@@ -98,9 +98,8 @@ function sqlSourceOf(migration: ResolvedMigration, direction: Direction): SqlSou
  */
 function splitAllAtOnce(entries: StatusEntry[], direction: Direction, modules: SqlModules): Map<SqlSource, SqlStatement[]> | undefined {
   try {
-    // (Reading a lazy down.sql can fail too; then the run-order path reports it.)
-    const sources = entries.flatMap((e) => (e.migration?.kind === 'sql' ? [direction === 'up' ? e.migration.up : e.migration.down] : []))
-      .filter((s): s is SqlSource => s !== undefined);
+    // A missing or unreadable down.sql throws here too: the run-order path then reports it, in order.
+    const sources = entries.flatMap((e) => (e.migration?.kind === 'sql' ? [sqlSourceOf(e.migration, direction)] : []));
     if (sources.length < 2) return undefined;
     const split = modules[1].splitStatementsOfFiles(sources.map((s) => ({ text: s.text, file: s.displayPath })));
     return new Map(sources.map((s, i) => [s, split[i]!]));
