@@ -104,8 +104,10 @@ export interface DatabaseUse {
   fetchTypes?: boolean;
   probe?: boolean;
   /**
-   * `false`: close without waiting for the server to end the session (Terminate is sent; see
-   * Database.close). For a read-only command whose work is done when `fn` returns (`status`).
+   * `false`: once `fn` has resolved, close without waiting for the server to end the session
+   * (Terminate is sent; see Database.close): everything `fn` sent has been answered, and the
+   * backend's exit (~5 ms after DDL) is no business of ours. After a failure the close always
+   * waits, so that nothing still in flight is cut off by the process exiting.
    */
   waitForClose?: boolean;
 }
@@ -114,9 +116,13 @@ export interface DatabaseUse {
 export async function withDatabase<T>(ctx: CommandContext, target: ConnectionTarget, fn: (db: Database) => Promise<T>, options: DatabaseUse = {}): Promise<T> {
   const { waitForClose, ...open } = options;
   const db = await connect(ctx, target, open);
+  let result: T;
   try {
-    return await fn(db);
-  } finally {
-    await db.close(waitForClose === false ? { wait: false } : undefined).catch(() => undefined);
+    result = await fn(db);
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
   }
+  await db.close(waitForClose === false ? { wait: false } : undefined).catch(() => undefined);
+  return result;
 }

@@ -1,10 +1,12 @@
 /**
- * The `status` table: its exact text, written to stdout in one piece.
+ * Human renderings: the `status` table (its exact text, written to stdout in one piece), statement
+ * heads and row counts.
  */
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Output } from '../../src/cli/output.js';
-import { renderStatus, shortTime } from '../../src/cli/render.js';
+import { groupDigits, renderStatus, shortTime, statementHead } from '../../src/cli/render.js';
 import type { StatusEntry } from '../../src/core/plan.js';
 
 function capture(): { stream: NodeJS.WriteStream; writes: string[] } {
@@ -60,5 +62,46 @@ describe('renderStatus', () => {
     const { stream, writes } = capture();
     renderStatus(new Output({ json: false, quiet: false, verbose: false, color: false, stdout: stream, stderr: stream }), 'u', 'd', []);
     expect(writes.join('')).toBe('database:   u\nmigrations: d\n\nPHASE  NAME  STATE  APPLIED AT\n\nno migrations\n');
+  });
+});
+
+describe('statementHead', () => {
+  /** The definition: every line without its comment, trimmed, joined, whitespace collapsed, shortened. */
+  function reference(sql: string, width = 100): string {
+    const oneLine = sql.split('\n').map((l) => l.replace(/^\s*--.*$/, '').trim()).filter(Boolean).join(' ').replace(/\s+/g, ' ');
+    return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
+  }
+
+  it('drops comments, collapses whitespace and shortens', () => {
+    expect(statementHead('-- why\nDROP TABLE\n  goals,\n  check_ins;')).toBe('DROP TABLE goals, check_ins;');
+    expect(statementHead(`INSERT INTO t VALUES ${'(1), '.repeat(40)}(2)`, 20)).toBe('INSERT INTO t VALUE…');
+    expect(statementHead('   \n\t-- only a comment\n')).toBe('');
+  });
+
+  it('is the same as processing the whole text, for any text and width', () => {
+    const piece = fc.constantFrom('SELECT', ' ', '  ', '\n', '\r\n', '\t', '-- c', '--', 'x', 'ab cd', ',', "'--'", '\n\n');
+    fc.assert(fc.property(fc.array(piece, { maxLength: 60 }), fc.integer({ min: 1, max: 40 }), (parts, width) => {
+      const sql = parts.join('');
+      expect(statementHead(sql, width)).toBe(reference(sql, width));
+    }), { numRuns: 2000 });
+  });
+
+  it('gives a 22 MB statement the head of its first lines', () => {
+    const huge = `INSERT INTO t VALUES\n${'(1, 2, 3),\n'.repeat(2_000_000)}(4, 5, 6)`;
+    // Not a timing assertion: the head of 22 MB of SQL is the head of its first lines.
+    expect(statementHead(huge)).toBe(reference(huge.slice(0, 2000)));
+  });
+});
+
+describe('groupDigits', () => {
+  it('groups thousands like en-US, for every safe integer', () => {
+    for (const n of [0, 7, 999, 1000, 12345, -1000, 1234567, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
+      expect(groupDigits(n)).toBe(n.toLocaleString('en-US'));
+    }
+    fc.assert(fc.property(fc.maxSafeInteger(), (n) => groupDigits(n) === n.toLocaleString('en-US')), { numRuns: 2000 });
+  });
+
+  it('falls back to the locale formatting for what is not an integer', () => {
+    expect(groupDigits(1234.5)).toBe((1234.5).toLocaleString('en-US'));
   });
 });

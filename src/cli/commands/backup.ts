@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../db/connect.js';
 import { UsageError } from '../../errors.js';
+import { groupDigits } from '../render.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
 
 export async function run(ctx: CommandContext, tables: string[], options: { out?: string; jobs?: string }): Promise<number> {
@@ -27,7 +28,7 @@ export async function run(ctx: CommandContext, tables: string[], options: { out?
     // Extra connections export the same snapshot and COPY in parallel, as pg_dump -j does.
     // Probed (not lazy): postgres 3.4.9's reserve() hangs on a pool that never connected without fetch_types.
     connect: async () => (await openDatabase(db.parts, { applicationName: 'strata backup' })).sql,
-    onTable: (t: { table: string; rows: number; bytes: number }) => progress.update(`backed up ${t.table}: ${t.rows.toLocaleString('en-US')} rows, ${(t.bytes / 1e6).toFixed(1)} MB`),
+    onTable: (t: { table: string; rows: number; bytes: number }) => progress.update(`backed up ${t.table}: ${groupDigits(t.rows)} rows, ${(t.bytes / 1e6).toFixed(1)} MB`),
     onWarning: (message: string) => out.warn(message),
   })).finally(() => progress.stop());
   const dir = path.relative(ctx.cwd, result.dir) || result.dir;
@@ -35,7 +36,7 @@ export async function run(ctx: CommandContext, tables: string[], options: { out?
   if (out.json) {
     out.document({ dir, tables: tablesOut });
   } else {
-    for (const t of tablesOut) out.result(`${t.table}: ${t.rows.toLocaleString('en-US')} rows, ${t.bytes.toLocaleString('en-US')} bytes, sha256 ${t.sha256.slice(0, 12)}…`);
+    for (const t of tablesOut) out.result(`${t.table}: ${groupDigits(t.rows)} rows, ${groupDigits(t.bytes)} bytes, sha256 ${t.sha256.slice(0, 12)}…`);
     out.result(`backup written and verified: ${dir}`);
   }
   return 0;

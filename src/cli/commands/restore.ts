@@ -8,6 +8,7 @@ import path from 'node:path';
 import { withRunLock } from '../../core/lock.js';
 import { Refused } from '../../errors.js';
 import { askYesNo } from '../prompt.js';
+import { groupDigits } from '../render.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
 
 export async function run(ctx: CommandContext, dir: string, options: { table?: string[]; truncate?: boolean }): Promise<number> {
@@ -27,7 +28,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
       }
       return await restoreBackup(db.sql, backupDir, {
         ...restoreOptions,
-        onTable: (t) => progress.update(`restored ${t.table}: ${t.rows.toLocaleString('en-US')} rows`),
+        onTable: (t) => progress.update(`restored ${t.table}: ${groupDigits(t.rows)} rows`),
         beforeTruncate: settings.backup ? async (tx, tables) => {
           const auto = await backupInTransaction(tx, tables.map((t) => ({ schema: t.schema, table: t.name })), {
             root: path.resolve(ctx.cwd, settings.backupDir), reason: 'restore_truncate', database: db.redactedUrl,
@@ -43,7 +44,7 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
   if (out.json) {
     out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset });
   } else {
-    for (const t of result.tables) out.result(`${t.table}: ${t.rows.toLocaleString('en-US')} rows restored`);
+    for (const t of result.tables) out.result(`${t.table}: ${groupDigits(t.rows)} rows restored`);
     if (backups.length > 0) out.result(`emptied tables were backed up first to ${backups.join(', ')}`);
     out.result(`restore complete: ${result.tables.length} table${result.tables.length === 1 ? '' : 's'} loaded in one transaction${result.sequencesReset ? `, ${result.sequencesReset} sequences reset` : ''}`);
   }

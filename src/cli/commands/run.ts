@@ -18,7 +18,9 @@ export async function run(ctx: CommandContext, direction: Direction, target: str
     const connection = connectionTarget(ctx);
     source = await migrationsSource(ctx, connection);
     const { migrations } = source;
-    return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target));
+    // The run awaits everything it sends (steps sent ahead are settled, the lock released), so the
+    // session ends without waiting for the server's goodbye.
+    return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target), { waitForClose: false });
   });
   if (out.json) out.document(result);
   renderRunSummary(out, result);
