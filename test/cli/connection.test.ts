@@ -45,6 +45,18 @@ describe('connection failures are exit 3', () => {
     for (const r of [refused, host, db]) expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 
+  it('-v shows the stack trace in the TypeScript sources, not in the bundle', async () => {
+    for (const verbose of ['-v', '--verbose']) {
+      const result = await runCli(['--migrations', dir, 'up', verbose, '-d', `postgres://u:${SECRET}@127.0.0.1:${await closedPort()}/db`]);
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(/^error: cannot connect/);
+      expect(result.stderr).toMatch(/at \S+ \(\S*src[\\/]db[\\/]connect\.ts:\d+:\d+\)/);
+      expect(result.stderr).not.toContain(SECRET);
+    }
+    const quiet = await runCli(['--migrations', dir, 'up', '-d', `postgres://u:${SECRET}@127.0.0.1:${await closedPort()}/db`]);
+    expect(quiet.stderr).not.toContain(' at ');
+  });
+
   it('libpq variables are used when no URL is given', async () => {
     const { user, host, port, password } = parseDatabaseUrl(adminUrl());
     const result = await runCli(['--migrations', dir, 'status', '--json'], {
