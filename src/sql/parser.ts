@@ -22,14 +22,13 @@ export function loadSqlParser(): Promise<void> {
   loading ??= (async () => {
     // Before the require: the module starts reading and compiling its WASM as it is loaded.
     keepWasmOnBaselineCompiler(true);
-    // The package's CommonJS build: through the ES module loader the same code takes ~10 ms longer
-    // to load (resolution, async reads and linking of its three files).
-    const mod = createRequire(import.meta.url)('libpg-query') as LibPgQuery;
+    let mod = freshLibPgQuery();
     try {
       await mod.loadModule();
     } catch (error) {
       // Should the baseline compiler refuse the module on some platform, let V8 use its optimizer.
       keepWasmOnBaselineCompiler(false);
+      mod = freshLibPgQuery();
       if (!(await mod.loadModule().then(() => true, () => false))) throw error;
     }
     library = mod;
@@ -39,6 +38,18 @@ export function loadSqlParser(): Promise<void> {
     throw error;
   });
   return loading;
+}
+
+/**
+ * A new instance of libpg-query, its WebAssembly being instantiated. The package starts that once,
+ * when it is loaded, and remembers the outcome: after a failure its `loadModule()` only repeats it.
+ * So every attempt (the fallback below, a later call after a failed one) loads the package anew.
+ * Its CommonJS build: through the ES module loader the same files take ~10 ms longer to load.
+ */
+export function freshLibPgQuery(): LibPgQuery {
+  const require = createRequire(import.meta.url);
+  for (const id of ['libpg-query', 'libpg-query/wasm/libpg-query.js']) delete require.cache[require.resolve(id)];
+  return require('libpg-query') as LibPgQuery;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSqlParserLoaded, loadSqlParser, nodeAs, nodeKind, parseSql, SqlSyntaxError } from '../../src/sql/parser.js';
+import { freshLibPgQuery, isSqlParserLoaded, loadSqlParser, nodeAs, nodeKind, parseSql, SqlSyntaxError } from '../../src/sql/parser.js';
 
 describe('parser', () => {
   it('refuses to parse before loadSqlParser() (it is never loaded as a side effect of importing)', () => {
@@ -13,6 +13,16 @@ describe('parser', () => {
     await first;
     expect(isSqlParserLoaded()).toBe(true);
     await expect(loadSqlParser()).resolves.toBeUndefined();
+  });
+
+  it('a retry instantiates the package anew: its own load outcome is remembered per instance', async () => {
+    // What the baseline-compiler fallback and a retry after a failed load rely on.
+    const a = freshLibPgQuery();
+    const b = freshLibPgQuery();
+    expect(b).not.toBe(a);
+    await Promise.all([a.loadModule(), b.loadModule()]);
+    expect(a.parseSync('SELECT 1').stmts).toHaveLength(1);
+    expect(b.parseSync('SELECT 2').stmts).toHaveLength(1);
   });
 
   it('returns raw statements with byte offsets, and no statements for blank text', () => {
