@@ -27,8 +27,8 @@ export function shortTime(date: Date | null | undefined): string {
 /**
  * A statement on one line for display: comments dropped, whitespace collapsed, then shortened —
  * so `DROP TABLE\n  goals,\n  check_ins` reads `DROP TABLE goals, check_ins`, not `DROP TABLE`.
- * Reads lines only until the head is full: a data migration's 50 MB INSERT costs no more to show
- * than its first lines.
+ * Reads lines only until the head is full: a data migration's 50 MB INSERT, one row per line,
+ * costs no more to show than its first lines.
  */
 export function statementHead(sql: string, width = 100): string {
   const lines: string[] = [];
