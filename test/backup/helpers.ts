@@ -5,19 +5,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
-import { afterAll } from 'vitest';
 import { quoteQualified } from '../../src/db/quote.js';
-
-const roots: string[] = [];
-afterAll(async () => {
-  for (const root of roots) await fs.rm(root, { recursive: true, force: true });
-});
+import { removeAfterFile } from '../support/temp.js';
 
 /** A fresh temp directory, removed after the file's tests. */
 export async function tempDir(prefix = 'strata-backup-'): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  roots.push(dir);
-  return dir;
+  return removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
 }
 
 /** Options every backup call needs. */

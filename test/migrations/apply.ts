@@ -3,8 +3,6 @@
  * or transaction (so crafted violations can be rolled back).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import { createBackupGuard } from '../../src/backup/guard.js';
@@ -16,6 +14,7 @@ import { parseChecks } from '../../src/sql/checks.js';
 import { loadSqlParser } from '../../src/sql/parser.js';
 import type { Direction, MigrationContext, MigrationModule, ModuleCheckResult } from '../../src/core/types.js';
 import type { Sql } from '../../src/db/connect.js';
+import { tempDir } from '../support/temp.js';
 
 /** A connection or a transaction of one. */
 export type Client = postgres.Sql | postgres.TransactionSql;
@@ -62,7 +61,7 @@ export async function runStep(url: string, name: string, direction: Direction): 
   const db = await openDatabase(parseDatabaseUrl(url), { applicationName: 'strata test' });
   try {
     const migrations = await resolveMigrations(fileURLToPath(migrationsDir));
-    const backups = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-step-backups-'));
+    const backups = tempDir('strata-step-backups-');
     const result = await runMigrations(db, migrations, {
       direction, target: name, dryRun: false, allowChanged: false, yes: true, noBackup: false, interactive: false,
       lockTimeoutMs: 10_000, ddlLockTimeoutMs: 5_000, retries: 0, schema: 'public', historyTable: 'schema_migrations', options: {},

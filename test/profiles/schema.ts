@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import type { Sql } from '../../src/db/connect.js';
 import { quoteIdent } from '../../src/db/quote.js';
+import { removeAfterFile } from '../support/temp.js';
 
 let counter = 0;
 
@@ -56,7 +57,7 @@ export function asStrataSql(sql: postgres.Sql): Sql {
 
 /** A temp directory holding `files` (relative path → content); returns its path. */
 export async function makeProfileDir(files: Record<string, string | Uint8Array>): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-'));
+  const dir = removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-')));
   for (const [relative, content] of Object.entries(files)) {
     const target = path.join(dir, relative);
     await fs.mkdir(path.dirname(target), { recursive: true });
@@ -67,7 +68,7 @@ export async function makeProfileDir(files: Record<string, string | Uint8Array>)
 
 /** Copies the read-only sample profiles into a temp dir a test may change. */
 export async function copyFixtures(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-'));
+  const dir = removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-')));
   await fs.cp(FIXTURES, dir, { recursive: true });
   return dir;
 }

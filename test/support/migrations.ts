@@ -1,9 +1,11 @@
 /**
- * Temporary migration directories for tests.
+ * Temporary migration directories for tests (removed after the test file, see temp.ts).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './temp.js';
+
+export { tempDir } from './temp.js';
 
 /** Files of one directory migration. */
 export interface MigrationFiles {
@@ -14,7 +16,7 @@ export interface MigrationFiles {
 
 /** Writes `{ '001_a': { up, down }, '002_b.js': 'export …' }` into a fresh temp dir; returns its path. */
 export function writeMigrations(spec: Record<string, MigrationFiles | string>, dir?: string): string {
-  const root = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'strata-migrations-'));
+  const root = dir ?? tempDir('strata-migrations-');
   fs.mkdirSync(root, { recursive: true });
   for (const [name, files] of Object.entries(spec)) {
     if (typeof files === 'string') {
@@ -28,9 +30,4 @@ export function writeMigrations(spec: Record<string, MigrationFiles | string>, d
     if (files.verify !== undefined) fs.writeFileSync(path.join(folder, 'verify.sql'), files.verify);
   }
   return root;
-}
-
-/** A fresh empty temp directory. */
-export function tempDir(prefix = 'strata-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
