@@ -14,7 +14,7 @@ export async function run(ctx: CommandContext, target: string | undefined): Prom
     historyTable: settings.historyTable,
     statementTimeoutMs: settings.statementTimeout,
     options: moduleOptions(settings),
-  }, out.logger));
+  }, out.logger), { waitForClose: false }); // read-only, and every check has answered when it returns
   if (out.json) out.document({ ok: result.ok, checks: result.checks });
   else renderVerify(out, result);
   return result.exitCode;
