@@ -194,11 +194,7 @@ async function arm(point: KillPoint, db: TestDatabase, command: string): Promise
         },
       };
     }
-    case 'relation': {
-      const holder = postgres(db.url, { max: 1, onnotice: () => {} });
-      const tx = await holder.reserve();
-      await tx.unsafe('BEGIN');
-      await tx.unsafe(`LOCK TABLE ${point.table} IN SHARE MODE`);
+    case 'relation':
       return {
         env: {},
         reached: (abort) => waitFor(`a runner waiting for a lock on ${point.table}`, async () => {
@@ -206,18 +202,9 @@ async function arm(point: KillPoint, db: TestDatabase, command: string): Promise
             SELECT pid FROM pg_locks WHERE locktype = 'relation' AND NOT granted AND relation = ${point.table}::regclass LIMIT 1`;
           return row?.pid;
         }, 20_000, abort),
-        async release() {
-          await tx.unsafe('ROLLBACK').catch(() => undefined);
-          tx.release();
-          await holder.end({ timeout: 1 });
-        },
+        release: await holdInTransaction(db.url, `LOCK TABLE ${point.table} IN SHARE MODE`),
       };
-    }
-    case 'row': {
-      const holder = postgres(db.url, { max: 1, onnotice: () => {} });
-      const tx = await holder.reserve();
-      await tx.unsafe('BEGIN');
-      await tx.unsafe(point.lockSql);
+    case 'row':
       return {
         env: {},
         reached: (abort) => waitFor('a COMMIT waiting for a row lock', async () => {
@@ -226,14 +213,22 @@ async function arm(point: KillPoint, db: TestDatabase, command: string): Promise
              WHERE datname = current_database() AND application_name LIKE 'strata %' AND wait_event_type = 'Lock' AND query = 'COMMIT' LIMIT 1`;
           return row?.pid;
         }, 20_000, abort),
-        async release() {
-          await tx.unsafe('ROLLBACK').catch(() => undefined);
-          tx.release();
-          await holder.end({ timeout: 1 });
-        },
+        release: await holdInTransaction(db.url, point.lockSql),
       };
-    }
   }
+}
+
+/** Runs `lockSql` in an open transaction on a connection of its own; the lock is held until the returned release. */
+async function holdInTransaction(url: string, lockSql: string): Promise<() => Promise<void>> {
+  const holder = postgres(url, { max: 1, onnotice: () => {} });
+  const tx = await holder.reserve();
+  await tx.unsafe('BEGIN');
+  await tx.unsafe(lockSql);
+  return async () => {
+    await tx.unsafe('ROLLBACK').catch(() => undefined);
+    tx.release();
+    await holder.end({ timeout: 1 });
+  };
 }
 
 /** What a stopped-and-hit run left: its CLI result and the backend it had. */
