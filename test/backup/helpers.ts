@@ -2,15 +2,14 @@
  * Shared fixtures of the backup tests: temp roots, options, and a row-by-row text snapshot of a table.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { quoteQualified } from '../../src/db/quote.js';
-import { removeAfterFile } from '../support/temp.js';
+import { tempDir as fileTempDir } from '../support/temp.js';
 
 /** A fresh temp directory, removed after the file's tests. */
 export async function tempDir(prefix = 'strata-backup-'): Promise<string> {
-  return removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
+  return fileTempDir(prefix);
 }
 
 /** Options every backup call needs. */

@@ -4,13 +4,12 @@
  * are developed in parallel: the import must work against the SPEC's shape, not one file's details.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import type { Sql } from '../../src/db/connect.js';
 import { quoteIdent } from '../../src/db/quote.js';
-import { removeAfterFile } from '../support/temp.js';
+import { tempDir } from '../support/temp.js';
 
 let counter = 0;
 
@@ -57,7 +56,7 @@ export function asStrataSql(sql: postgres.Sql): Sql {
 
 /** A temp directory holding `files` (relative path → content); returns its path. */
 export async function makeProfileDir(files: Record<string, string | Uint8Array>): Promise<string> {
-  const dir = removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-')));
+  const dir = tempDir('strata-profiles-');
   for (const [relative, content] of Object.entries(files)) {
     const target = path.join(dir, relative);
     await fs.mkdir(path.dirname(target), { recursive: true });
@@ -68,7 +67,7 @@ export async function makeProfileDir(files: Record<string, string | Uint8Array>)
 
 /** Copies the read-only sample profiles into a temp dir a test may change. */
 export async function copyFixtures(): Promise<string> {
-  const dir = removeAfterFile(await fs.mkdtemp(path.join(os.tmpdir(), 'strata-profiles-')));
+  const dir = tempDir('strata-profiles-');
   await fs.cp(FIXTURES, dir, { recursive: true });
   return dir;
 }

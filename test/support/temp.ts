@@ -25,13 +25,9 @@ afterAll(() => {
   }
 });
 
-/** Removes `dir` (made elsewhere, e.g. with fs.promises.mkdtemp) after the file's last test. */
-export function removeAfterFile(dir: string): string {
-  made.push(dir);
-  return dir;
-}
-
 /** A fresh empty temp directory, removed after the file's last test. */
 export function tempDir(prefix = 'strata-'): string {
-  return removeAfterFile(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
