@@ -38,7 +38,11 @@ if (spec && dir) {
     if (name !== point) return;
     seen += 1;
     if (seen !== wanted) return;
-    fs.writeFileSync(path.join(dir, 'hit'), JSON.stringify({ point: name, detail, pid: process.pid }));
+    // Written aside, then renamed: the test polls for `hit` and parses it at once, and a file that
+    // exists is not yet a file that holds its JSON (writeFileSync creates it empty, then writes).
+    const hit = path.join(dir, 'hit');
+    fs.writeFileSync(`${hit}.tmp`, JSON.stringify({ point: name, detail, pid: process.pid }));
+    fs.renameSync(`${hit}.tmp`, hit);
     const release = path.join(dir, 'release');
     // Frozen, not merely awaiting: timers, sockets and streams all stand still until released.
     while (!fs.existsSync(release)) Atomics.wait(sleeper, 0, 0, 10);
