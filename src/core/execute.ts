@@ -419,6 +419,12 @@ export class StepExecutor {
           report.statements.push({ sql: statement.sql, rowCount: null, line: statement.startLine, skipped: 'not executed in dry run' });
           continue;
         }
+        if (this.settings.dryRun && statement.transactionControl) {
+          // Only a no-transaction file gets here with one: its own COMMIT would end the dry run's
+          // transaction and let the rest of the rehearsal persist.
+          report.statements.push({ sql: statement.sql, rowCount: null, line: statement.startLine, skipped: 'not executed in dry run (transaction control: the dry run is one transaction, rolled back)' });
+          continue;
+        }
         const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
         report.statements.push(entry);
         this.send(queue, statement.sql, { statement, report: entry });
@@ -489,29 +495,38 @@ export class StepExecutor {
     await sql.unsafe(`SET lock_timeout = '${Math.round(this.settings.ddlLockTimeoutMs)}ms'`);
     if (this.settings.statementTimeoutMs !== undefined) await sql.unsafe(`SET statement_timeout = '${Math.round(this.settings.statementTimeoutMs)}ms'`);
     const covered = new Set<string>();
+    // Inside a transaction block the file opened itself (BEGIN … COMMIT; steps.ts checks it closes).
+    let inFileBlock = false;
     try {
       for (const statement of step.statements) {
         const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
         report.statements.push(entry);
         const actions = step.destructive.filter((a) => a.statementIndex === statement.index);
-        let inTransaction = false;
+        let ownTransaction = false;
         try {
           let result: { count?: number | null };
-          if (actions.length > 0 && statement.transactional) {
+          if (actions.length > 0 && statement.transactional && inFileBlock) {
+            // The file's own transaction: the backup runs in it, before the statement (a BEGIN and
+            // COMMIT of ours would commit the file's work half-way).
+            await this.guardActions(step, actions, report, covered);
+            result = await sql.unsafe(statement.sql);
+          } else if (actions.length > 0 && statement.transactional) {
             // A destructive statement gets a transaction of its own, so its backup and the drop see the same rows.
             await sql.unsafe('BEGIN');
-            inTransaction = true;
+            ownTransaction = true;
             // Autocommit: each destructive statement is backed up in its own transaction.
             await this.guardActions(step, actions, report, covered);
             result = await sql.unsafe(statement.sql);
             await sql.unsafe('COMMIT');
-            inTransaction = false;
+            ownTransaction = false;
           } else {
             result = await sql.unsafe(statement.sql);
           }
           entry.rowCount = typeof result.count === 'number' ? result.count : null;
+          if (statement.blockEffect) inFileBlock = statement.blockEffect === 'opens';
         } catch (error) {
-          if (inTransaction) await sql.unsafe('ROLLBACK').catch(() => undefined);
+          // The failed statement aborted the file's block (or ours): end it, so the session can record the failure.
+          if (ownTransaction || inFileBlock) await sql.unsafe('ROLLBACK').catch(() => undefined);
           throw statementFailure(step, statement, error, hint);
         }
       }

@@ -127,6 +127,7 @@ function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, direct
       });
     }
   }
+  if (directives.noTransaction) checkTransactionBlocks(statements, source.displayPath);
   const destructive = findDestructive(statements);
   if (directives.destroys.length > 0 && statements.length > 0) {
     const names = directives.destroys.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(', ');
@@ -139,6 +140,24 @@ function prepareSqlStep(entry: StatusEntry, migration: ResolvedMigration, direct
     name: migration.name, direction, migration, entry, transactional: !directives.noTransaction,
     source, statements, destructive,
   };
+}
+
+/**
+ * A no-transaction file may open and close its own transaction blocks, but must not end inside one:
+ * the session would roll it back when the run disconnects, after strata recorded the migration as
+ * applied. Refused before anything runs (exit 2), like any other malformed file.
+ */
+function checkTransactionBlocks(statements: readonly SqlStatement[], file: string): void {
+  let open: SqlStatement | undefined;
+  for (const statement of statements) {
+    if (statement.blockEffect === 'opens') open ??= statement;
+    else if (statement.blockEffect === 'closes') open = undefined;
+  }
+  if (open) {
+    throw new UsageError(`${file}:${open.startLine}: this transaction block is never closed: the file ends inside it`, {
+      hint: 'end it with COMMIT (or ROLLBACK) before the end of the file',
+    });
+  }
 }
 
 async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction, context: PrepareContext): Promise<PreparedStep> {

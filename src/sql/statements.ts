@@ -7,7 +7,7 @@ import { scanSql } from './lexer.js';
 import type { Node, ParseResult } from './parser.js';
 import { nodeKind, parseSql, SqlSyntaxError } from './parser.js';
 import { byteOffsetMapper, indexAfterCodePoints, LineIndex } from './text.js';
-import { isTransactionControl, nonTransactionalReason } from './transaction.js';
+import { isTransactionControl, nonTransactionalReason, transactionBlockEffect } from './transaction.js';
 
 /** One statement of a SQL file, located in the file. */
 export interface SqlStatement {
@@ -29,6 +29,8 @@ export interface SqlStatement {
   transactional: boolean;
   /** BEGIN/START/COMMIT/END/ROLLBACK/ABORT/SAVEPOINT/RELEASE/PREPARE TRANSACTION/... */
   transactionControl: boolean;
+  /** Whether it opens or closes an explicit transaction block (transaction.ts `transactionBlockEffect`). */
+  blockEffect?: 'opens' | 'closes';
   /** The parse tree (locations in it are UTF-8 byte offsets into the parsed text: the file, or a batch of files). */
   ast: Node;
 }
@@ -175,8 +177,14 @@ function locate(range: StatementRange, text: string, lines: LineIndex, index: nu
     kind: nodeKind(ast),
     transactional: nonTransactionalReason(ast) === undefined,
     transactionControl: isTransactionControl(ast),
+    ...withBlockEffect(ast),
     ast,
   };
+}
+
+function withBlockEffect(ast: Node): { blockEffect?: 'opens' | 'closes' } {
+  const effect = transactionBlockEffect(ast);
+  return effect === undefined ? {} : { blockEffect: effect };
 }
 
 /** 1-based line of a JS string index in `text`. */

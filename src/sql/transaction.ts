@@ -26,6 +26,28 @@ export function isTransactionControl(node: Node): boolean {
   return nodeAs(node, 'TransactionStmt') !== undefined;
 }
 
+/**
+ * What a statement does to an explicit transaction block of the session (a `no-transaction` file
+ * may manage its own): BEGIN/START TRANSACTION open one; COMMIT/END, ROLLBACK/ABORT (without AND
+ * CHAIN, which opens the next one at once) and PREPARE TRANSACTION close it. Savepoints live inside
+ * a block and change nothing here.
+ */
+export function transactionBlockEffect(node: Node): 'opens' | 'closes' | undefined {
+  const stmt = nodeAs(node, 'TransactionStmt');
+  switch (stmt?.kind) {
+    case 'TRANS_STMT_BEGIN':
+    case 'TRANS_STMT_START':
+      return 'opens';
+    case 'TRANS_STMT_COMMIT':
+    case 'TRANS_STMT_ROLLBACK':
+      return stmt.chain === true ? undefined : 'closes';
+    case 'TRANS_STMT_PREPARE':
+      return 'closes';
+    default:
+      return undefined;
+  }
+}
+
 type Rule = (node: Node) => string | undefined;
 
 const RULES: Rule[] = [

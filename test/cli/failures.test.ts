@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { catalogSnapshot, historyRows } from '../support/catalog.js';
 import { runCli } from '../support/cli.js';
 import { withTestDatabase, type TestDatabase } from '../support/database.js';
-import { writeMigrations } from '../support/migrations.js';
+import { tempDir, writeMigrations } from '../support/migrations.js';
 
 const cliFor = (db: TestDatabase, dir: string) => (...args: string[]) =>
   runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: db.url } });
@@ -134,6 +134,57 @@ describe('no-transaction migrations', () => {
     // SPEC §5: a refusal means nothing of the run was applied, not even 001.
     expect((await catalogSnapshot(db.sql)).replace(/schema_migrations[^\]]*/g, '')).toBe(before.replace(/schema_migrations[^\]]*/g, ''));
     expect(await historyRows(db.sql)).toEqual([]);
+  }));
+});
+
+describe('no-transaction files that manage their own transaction blocks', () => {
+  const ownBlock = '-- strata: no-transaction\nCREATE TABLE t_a (x int);\nBEGIN;\nCREATE TABLE t_b (x int);\nINSERT INTO t_b VALUES (1);\nCOMMIT;\n';
+
+  it('a dry run skips their BEGIN and COMMIT: nothing persists (their COMMIT would end the rehearsal\'s transaction)', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({ '001_own': { up: ownBlock, down: 'DROP TABLE t_b;\nDROP TABLE t_a;\n' } });
+    const before = await catalogSnapshot(db.sql);
+    const result = await cliFor(db, dir)('up', '--dry-run', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const statements = result.json<{ steps: { statements: { sql: string; rowCount: number | null; skipped?: string }[] }[] }>().steps[0]!.statements;
+    expect(statements.filter((s) => s.skipped).map((s) => s.sql)).toEqual(['BEGIN', 'COMMIT']);
+    expect(statements.find((s) => s.sql.startsWith('INSERT'))?.rowCount).toBe(1);
+    expect(result.stderr).not.toMatch(/WARNING|SAVEPOINT/);
+    expect(await catalogSnapshot(db.sql)).toBe(before);
+    expect((await db.sql`SELECT to_regclass('t_a') AS a, to_regclass('t_b') AS b`)[0]).toEqual({ a: null, b: null });
+  }));
+
+  it('a destructive statement inside their block is backed up inside it: the block stays one transaction', () => withTestDatabase(async (db) => {
+    await db.sql`CREATE TABLE victim (id int)`;
+    await db.sql`INSERT INTO victim SELECT generate_series(1, 3)`;
+    const dir = writeMigrations({
+      '001_swap': { up: '-- strata: no-transaction\nBEGIN;\nCREATE TABLE victim_new (id int);\nDROP TABLE victim;\nINSERT INTO victim_new VALUES (1), (2);\nSELECT 1 / 0;\nCOMMIT;\n' },
+    });
+    const cwd = tempDir('strata-own-block-');
+    const result = await runCli(['--migrations', dir, 'up', '--yes'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path.join('001_swap', 'up.sql')}:6: division by zero`);
+    expect(result.stderr).not.toContain('there is already a transaction in progress');
+    // Had the backup committed the block half-way, victim would be gone and victim_new there.
+    expect((await db.sql`SELECT count(*)::int AS n FROM victim`)[0]!.n).toBe(3);
+    expect((await db.sql`SELECT to_regclass('victim_new') AS t`)[0]!.t).toBeNull();
+    expect((await historyRows(db.sql)).map((r) => [r.name, r.state])).toEqual([['001_swap', 'failed']]);
+    expect(fs.readdirSync(path.join(cwd, 'backups'))).toHaveLength(1); // the backup was taken before the drop
+  }));
+
+  it('one that ends inside its own block is refused before anything runs (exit 2)', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({ '001_open': { up: '-- strata: no-transaction\nCREATE TABLE t_a (x int);\nBEGIN;\nCREATE TABLE t_b (x int);\n' } });
+    const result = await cliFor(db, dir)('up');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${path.join('001_open', 'up.sql')}:3: this transaction block is never closed`);
+    expect((await db.sql`SELECT to_regclass('t_a') AS t`)[0]!.t).toBeNull();
+  }));
+
+  it('runs them for real: the block commits as a whole', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({ '001_own': { up: ownBlock } });
+    const result = await cliFor(db, dir)('up');
+    expect(result.code, result.stderr).toBe(0);
+    expect((await db.sql`SELECT count(*)::int AS n FROM t_b`)[0]!.n).toBe(1);
+    expect((await historyRows(db.sql)).map((r) => [r.name, r.state])).toEqual([['001_own', 'applied']]);
   }));
 });
 
