@@ -3,7 +3,7 @@
  * exactly one JSON document on stdout with --json; colour and spinners only on a terminal.
  * Every line passes through secret scrubbing: a password can reach no output (SPEC §2).
  */
-import { scrubSecrets } from '../db/url.js';
+import { secretScrubber } from '../db/url.js';
 import type { Logger } from '../core/types.js';
 
 /** How the output behaves, from the global options. */
@@ -48,6 +48,9 @@ export class Output {
   private readonly stdout: NodeJS.WriteStream;
   private readonly stderr: NodeJS.WriteStream;
   private readonly secrets = new Set<string>();
+  /** Names the output prints anyway (user, database, migrations): never masked as a password (url.ts `secretScrubber`). */
+  private readonly publicWords = new Set<string>();
+  private scrubber: ((text: string) => string) | undefined;
   private activeSpinner: { stop(): void; clear(): void; render(): void } | undefined;
 
   constructor(options: OutputOptions) {
@@ -70,12 +73,25 @@ export class Output {
 
   /** Registers a secret (a password) that must never be printed. */
   addSecret(secret: string | undefined): void {
-    if (secret) this.secrets.add(secret);
+    if (!secret || this.secrets.has(secret)) return;
+    this.secrets.add(secret);
+    this.scrubber = undefined;
+  }
+
+  /** Registers names the output prints in its own right (user and database names, migration and phase names). */
+  addPublicWords(words: Iterable<string | undefined>): void {
+    for (const word of words) {
+      if (!word || this.publicWords.has(word)) continue;
+      this.publicWords.add(word);
+      if (this.secrets.has(word)) this.scrubber = undefined;
+    }
   }
 
   /** Removes registered secrets from text. */
   scrub(text: string): string {
-    return this.secrets.size === 0 ? text : scrubSecrets(text, this.secrets);
+    if (this.secrets.size === 0) return text;
+    this.scrubber ??= secretScrubber(this.secrets, this.publicWords);
+    return this.scrubber(text);
   }
 
   /** A result line on stdout (human mode only: JSON mode prints one document instead). */

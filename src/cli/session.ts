@@ -71,7 +71,9 @@ export async function migrationsSource(ctx: CommandContext, target: ConnectionTa
   } else {
     throw new UsageError('no migrations directory: pass --migrations DIR, or --bundled for the coaching schema');
   }
-  return { dir, bundled, migrations: await resolveMigrations(dir) };
+  const migrations = await resolveMigrations(dir);
+  ctx.out.addPublicWords(migrations.flatMap((m) => [m.name, m.phase]));
+  return { dir, bundled, migrations };
 }
 
 /** Starts the embedded server if needed and says so on stderr (SPEC §2). */
@@ -87,6 +89,7 @@ async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
 /** Opens the run's connection; search_path starts with the target schema. */
 export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<Database> {
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
+  ctx.out.addPublicWords([parts.user, parts.database]);
   ctx.out.addSecret(parts.password);
   const schema = ctx.settings.schema;
   return openDatabase(parts, {

@@ -102,14 +102,39 @@ export function connectionFromLibpqEnv(env: LibpqEnv): ConnectionParts {
   };
 }
 
-/** Replaces every occurrence of each secret in `text` with `***` (belt and braces for driver messages). */
-export function scrubSecrets(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length < 3) continue;
-    out = out.split(secret).join('***');
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) out = out.split(encoded).join('***');
+/**
+ * Masks a password wherever it stands in free text (driver and server messages, a migration's log
+ * lines): belt and braces, since every URL is redacted by its structure already (`redactUrl`).
+ *
+ * It must not damage what the output is about, so it masks whole tokens only: `p4ss` in
+ * `001_p4ss_table` or in `p4ssword` is part of a name, not the password (a weak password such as
+ * `postgres` or `init` would otherwise turn `001_init` into `001_***` and `postgres://` into
+ * `***://`). For the same reason a password that equals a word the output prints anyway — the user
+ * or database name, a migration or phase name (`publicWords`) — is left to the structural
+ * redaction: masking it would hide those names and protect nothing.
+ */
+export function secretScrubber(secrets: Iterable<string>, publicWords: ReadonlySet<string> = new Set()): (text: string) => string {
+  const patterns: RegExp[] = [];
+  for (const secret of new Set(secrets)) {
+    if (secret.length < 3 || publicWords.has(secret)) continue;
+    const forms = new Set([secret, encodeURIComponent(secret)]);
+    patterns.push(new RegExp([...forms].map(tokenPattern).join('|'), 'gu'));
   }
-  return out;
+  if (patterns.length === 0) return (text) => text;
+  return (text) => patterns.reduce((out, pattern) => out.replace(pattern, '***'), text);
+}
+
+const WORD = /[\p{L}\p{N}_]/u;
+
+/** `form` as a whole token: no letter, digit or `_` glued to it, and not a URL scheme (`postgres://`). */
+function tokenPattern(form: string): string {
+  const escaped = form.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const before = WORD.test(form.charAt(0)) ? '(?<![\\p{L}\\p{N}_])' : '';
+  const after = WORD.test(form.charAt(form.length - 1)) ? '(?![\\p{L}\\p{N}_])' : '';
+  return `${before}${escaped}${after}(?!:\\/\\/)`;
+}
+
+/** `secretScrubber` applied once. */
+export function scrubSecrets(text: string, secrets: Iterable<string>, publicWords?: ReadonlySet<string>): string {
+  return secretScrubber(secrets, publicWords)(text);
 }

@@ -35,7 +35,9 @@ describe('renderStatus', () => {
     const { stream, writes } = capture();
     const out = new Output({ json: false, quiet: false, verbose: false, color: false, stdout: stream, stderr: stream });
     out.addSecret('hunter22');
-    renderStatus(out, 'postgres://app:***@db:5432/app', '/srv/migrations', [
+    out.addSecret('004_gone'); // a password that is also a migration's name is no secret from this output
+    out.addPublicWords(['004_gone', 'gone']);
+    renderStatus(out, 'postgres://app:***@db:5432/app', '/srv/hunter22/migrations', [
       entry('001_accounts', 'applied', new Date('2026-11-23T12:00:00.123Z')),
       entry('002_orders_and_items', 'changed', new Date('2026-11-23T12:00:01Z')),
       entry('003_hunter22', 'pending', null),
@@ -44,13 +46,14 @@ describe('renderStatus', () => {
     expect(writes).toHaveLength(1);
     expect(writes[0]).toBe([
       'database:   postgres://app:***@db:5432/app',
-      'migrations: /srv/migrations',
+      'migrations: /srv/***/migrations',
       '',
       'PHASE             NAME                  STATE    APPLIED AT',
       'accounts          001_accounts          applied  2026-11-23 12:00:00Z',
       'orders_and_items  002_orders_and_items  changed  2026-11-23 12:00:01Z',
-      // Scrubbed after padding (as line by line before): the password never shows, alignment may suffer.
-      '***          003_***          pending  -',
+      // Scrubbed after padding: a whole token equal to the password never shows (alignment may
+      // suffer), a name that merely contains it is left alone.
+      '***          003_hunter22          pending  -',
       'gone              004_gone              missing  2026-11-24 00:00:00Z',
       '',
       '1 applied, 1 changed, 1 pending, 1 missing',

@@ -33,5 +33,15 @@ describe('URLs', () => {
 
   it('scrubs secrets, raw and URL-encoded, from any text', () => {
     expect(scrubSecrets('failed for p@ss and p%40ss', ['p@ss'])).toBe('failed for *** and ***');
+    expect(scrubSecrets('x:S3cr.t!,(S3cr.t!)', ['S3cr.t!'])).toBe('x:***,(***)');
+  });
+
+  it('masks whole tokens only, never a URL scheme, and leaves a password alone that equals a name printed anyway', () => {
+    // A weak password must not eat the names the output is about.
+    expect(scrubSecrets('001_init applied; init failed', ['init'])).toBe('001_init applied; *** failed');
+    expect(scrubSecrets('postgres://app:***@db/x "001_postgres_stuff" postgres said', ['postgres']))
+      .toBe('postgres://app:***@db/x "001_postgres_stuff" *** said');
+    expect(scrubSecrets('phase init of 001_init', ['init'], new Set(['init', '001_init']))).toBe('phase init of 001_init');
+    expect(scrubSecrets('hunter2hunter2 hunter2', ['hunter2'])).toBe('hunter2hunter2 ***');
   });
 });
