@@ -14,6 +14,7 @@ import { quoteQualified } from '../db/quote.js';
 import type { DestructiveAction } from '../sql/destructive.js';
 import type { AnySql } from './copy.js';
 import { displayName } from './names.js';
+import { Refused } from '../errors.js';
 
 /** Settings of the automatic backups of a run. */
 export interface GuardOptions {
@@ -40,10 +41,22 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
     saidEmpty.add(key);
     return true;
   };
+  let plan: { foreseen: ReadonlySet<string>; confirmed: boolean } = { foreseen: new Set(), confirmed: true };
   return {
+    expect(expected) {
+      plan = expected;
+    },
     async protect(tx, step, actions, covered) {
       const tables = await uncoveredTables(tx, actions, schema, covered);
       if (tables.length === 0) return [];
+      const unforeseen = plan.confirmed ? [] : tables.filter((t) => t.hasRows && !plan.foreseen.has(`${t.schema}.${t.name}`));
+      if (unforeseen.length > 0) {
+        // Before anything is written: the step's transaction rolls back, earlier steps stay applied.
+        throw new Refused(`refusing to run ${step.name} (${step.direction}) without confirmation: it destroys data in ${unforeseen.map(displayName).join(', ')}, `
+          + 'which the run\'s plan did not see holding rows (created or renamed by the run, or found through its own search_path); nothing of this step was applied', {
+          hint: 'migrate status shows what this run applied before it; rehearse with --dry-run, then rerun with --yes',
+        });
+      }
       // Loaded only when something must be backed up: the engine (and zod) cost ~40 ms to import.
       const { backupInTransaction } = await import('./backup.js');
       // SPEC §6: locked before the copy, so no row can arrive between the backup and the drop.

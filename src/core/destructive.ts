@@ -7,6 +7,7 @@ import type { Sql } from '../db/connect.js';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import type { DestructiveAction, TableRef } from '../sql/destructive.js';
 import type { PreparedStep } from './steps.js';
+import { tablesReached, type ReachObject, type ReachStart } from './reach.js';
 
 /** A table a destructive action touches, as found in the catalog before the run. */
 export interface AffectedTable {
@@ -31,22 +32,69 @@ export function tableLabel(table: { schema: string; name: string }): string {
   return `${table.schema}.${table.name}`;
 }
 
-/** True when the action is 011's kind of type change: timestamp → timestamptz read as UTC (SPEC §6 exception). */
-function isLosslessTypeChange(action: DestructiveAction): boolean {
+// `timestamptz` or `timestamptz(p)` as names.ts displays a type.
+const TIMESTAMPTZ = /^(?:pg_catalog\.)?(?:timestamptz|timestamp with time zone)(?:\((\d+)\))?$/i;
+
+/**
+ * Zone names that are UTC at every instant (lower case; PostgreSQL reads zone names in any case):
+ * under these, timestamp → timestamptz keeps every stored value and rewrites nothing.
+ */
+const UTC_ZONES = new Set([
+  'utc', 'etc/utc', 'uct', 'etc/uct', 'universal', 'etc/universal', 'zulu', 'etc/zulu', 'gmt', 'etc/gmt',
+  'gmt0', 'etc/gmt0', 'gmt+0', 'etc/gmt+0', 'gmt-0', 'etc/gmt-0', 'greenwich', 'etc/greenwich',
+]);
+
+/** An ALTER COLUMN TYPE that may be the SPEC §6 exception: to timestamptz, without USING. */
+function mayBeLosslessTypeChange(action: DestructiveAction): boolean {
   if (action.kind !== 'alter_column_type' || !action.columns?.length) return false;
-  return action.columns.every((c) => /^(pg_catalog\.)?(timestamptz|timestamp with time zone)$/i.test(c.newType ?? ''));
+  return action.columns.every((c) => !c.using && TIMESTAMPTZ.test(c.newType ?? ''));
 }
 
-interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null; surely_empty?: boolean | null }
+/**
+ * The actions that are SPEC §6's exception — "conversions that lose nothing and rewrite nothing,
+ * such as 011's timestamp → timestamptz read as UTC" — decided in the catalog, not by the new type
+ * alone: every column is `timestamp` now with the same precision, no USING converts it, and the
+ * session's time zone at that statement is UTC (the `SET TimeZone` earlier in the file, else the
+ * session's). Anything else — text to timestamptz, a USING, another zone, which rewrites the table
+ * and shifts every instant — destroys the column's values as they were, and is backed up.
+ */
+async function losslessTypeChanges(sql: Sql, actions: DestructiveAction[]): Promise<Set<number>> {
+  const candidates = actions.flatMap((action, i) => (mayBeLosslessTypeChange(action) ? [i] : []));
+  if (candidates.length === 0) return new Set();
+  const columns = candidates.flatMap((i) => (actions[i]!.columns ?? []).map((c) => ({
+    i,
+    rel: c.table.schema !== undefined ? quoteQualified(c.table.schema, c.table.name) : quoteIdent(c.table.name),
+    col: c.column,
+    typmod: Number(TIMESTAMPTZ.exec(c.newType ?? '')?.[1] ?? -1),
+  })));
+  const [row] = await sql.unsafe<{ zone: string; kept: number[] }[]>(`
+    SELECT current_setting('TimeZone') AS zone,
+           coalesce((SELECT array_agg(c.i) FROM jsonb_to_recordset($1::text::jsonb) AS c(i int, rel text, col text, typmod int)
+                     JOIN pg_attribute a ON a.attrelid = to_regclass(c.rel) AND a.attname = c.col AND NOT a.attisdropped
+                     WHERE a.atttypid = 'pg_catalog.timestamp'::regtype AND a.atttypmod = c.typmod), '{}') AS kept`,
+  [JSON.stringify(columns)]);
+  const kept = new Map<number, number>();
+  for (const i of row?.kept ?? []) kept.set(i, (kept.get(i) ?? 0) + 1);
+  return new Set(candidates.filter((i) => {
+    const action = actions[i]!;
+    const zone = (action.sessionZone ?? row?.zone ?? '').toLowerCase();
+    return UTC_ZONES.has(zone) && kept.get(i) === action.columns!.length;
+  }));
+}
+
+interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null; surely_empty?: boolean | null; oid?: number | null }
+
+/** A table looked up: as AffectedTable, plus its oid when it exists. */
+type FoundTable = Omit<AffectedTable, 'mayHoldRowsLater'> & { oid?: number };
 
 /** Looks tables up through the session's search_path, and whether they hold rows: two round trips at most. */
-async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[]> {
+async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<FoundTable[]> {
   if (refs.length === 0) return [];
   // One array of names, not a UNION ALL branch per table: planning 300 branches took ~100 ms. A
   // plain table whose heap has no page holds no row, committed or not (an insert extends it
   // first): only the others need an EXISTS — partitioned and foreign tables always do.
   const names = refs.map((ref) => quoteLiteral(ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name)));
-  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows,
+  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows, c.oid::int8 AS oid,
       c.relkind = 'r' AND pg_relation_size(c.oid) = 0 AS surely_empty
     FROM unnest(ARRAY[${names.join(', ')}]::text[]) WITH ORDINALITY AS r(name, i)
     JOIN pg_class c ON c.oid = to_regclass(r.name) JOIN pg_namespace n ON n.oid = c.relnamespace`);
@@ -58,7 +106,7 @@ async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Omit<
   return refs.map((ref, i) => {
     const hit = byRef.get(i);
     return hit
-      ? { schema: hit.schema!, name: hit.name!, exists: true, hasRows: hasRows.get(i) ?? false }
+      ? { schema: hit.schema!, name: hit.name!, exists: true, hasRows: hasRows.get(i) ?? false, oid: Number(hit.oid) }
       : { schema: ref.schema ?? schema, name: ref.name, exists: false, hasRows: false };
   });
 }
@@ -82,26 +130,65 @@ function dedupe<T extends { schema: string; name: string }>(tables: T[]): T[] {
   });
 }
 
-/** The table references of each action (DROP SCHEMA expanded to its tables), in two queries at most. */
-async function referencesOf(sql: Sql, actions: DestructiveAction[]): Promise<TableRef[][]> {
-  const schemas = [...new Set(actions.filter((a) => a.kind === 'drop_schema' && !isLosslessTypeChange(a)).flatMap((a) => a.schemas ?? []))];
+/** The table references of each action (DROP SCHEMA expanded to its tables); none for the lossless ones. */
+async function referencesOf(sql: Sql, actions: DestructiveAction[], lossless: Set<number>): Promise<TableRef[][]> {
+  const schemas = [...new Set(actions.filter((a) => a.kind === 'drop_schema').flatMap((a) => a.schemas ?? []))];
   const inSchemas = await tablesOfSchemas(sql, schemas);
-  return actions.map((action) => {
-    if (isLosslessTypeChange(action)) return [];
+  return actions.map((action, i) => {
+    if (lossless.has(i)) return [];
     if (action.kind !== 'drop_schema') return action.tables;
     return inSchemas.filter((t) => action.schemas?.includes(t.schema ?? ''));
   });
 }
 
-/** The tables each action destroys, resolved in the catalog as it is now (a few queries for all). */
+// Statements that recurse into inheritance children unless ONLY is written (DROP TABLE: with CASCADE).
+const RECURSING: ReadonlySet<DestructiveAction['kind']> = new Set(['truncate', 'delete_without_where', 'drop_column', 'alter_column_type']);
+
+/** How far each named table's destruction reaches (core/reach.ts), and the objects a DROP … CASCADE names. */
+function reachRequests(actions: DestructiveAction[], refs: TableRef[][], found: FoundTable[][]): { starts: ReachStart[]; objects: ReachObject[] } {
+  const starts: ReachStart[] = [];
+  const objects: ReachObject[] = [];
+  actions.forEach((action, i) => {
+    (found[i] ?? []).forEach((table, k) => {
+      if (table.oid === undefined) return;
+      const only = refs[i]?.[k]?.only === true;
+      const foreignKeys = action.kind === 'truncate' && action.cascade ? 'all' : action.kind === 'delete_without_where' ? 'delete' : undefined;
+      starts.push({
+        action: i, oid: table.oid,
+        children: !only && (RECURSING.has(action.kind) || (action.kind === 'drop_table' && action.cascade === true)),
+        ...(foreignKeys ? { foreignKeys } : {}),
+        dependents: action.kind === 'drop_table' && action.cascade === true,
+      });
+    });
+    if (action.kind === 'drop_schema' && action.cascade) for (const name of action.schemas ?? []) objects.push({ action: i, type: 'SCHEMA', name });
+    if (action.kind === 'drop_cascade') for (const name of action.objects ?? []) objects.push({ action: i, type: action.objectType ?? '', name });
+  });
+  return { starts, objects };
+}
+
+/**
+ * The tables each action destroys, resolved in the catalog as it is now (a few queries for all):
+ * the tables it names, and what PostgreSQL will reach from them (core/reach.ts).
+ */
 export async function resolveAffectedAll(sql: Sql, actions: DestructiveAction[], schema: string): Promise<Omit<AffectedTable, 'mayHoldRowsLater'>[][]> {
-  const refs = await referencesOf(sql, actions);
-  const flat = await lookUp(sql, refs.flat(), schema);
+  const lossless = await losslessTypeChanges(sql, actions);
+  const refs = await referencesOf(sql, actions, lossless);
+  const named = split(await lookUp(sql, refs.flat(), schema), refs);
+  const { starts, objects } = reachRequests(actions, refs, named);
+  const reached = await tablesReached(sql, starts, objects);
+  const extraRefs: TableRef[][] = actions.map(() => []);
+  for (const table of reached) extraRefs[table.action]?.push({ schema: table.schema, name: table.name });
+  const extra = reached.length === 0 ? extraRefs.map(() => []) : split(await lookUp(sql, extraRefs.flat(), schema), extraRefs);
+  return named.map((tables, i) => dedupe([...tables, ...(extra[i] ?? [])]).map(({ oid: _oid, ...table }) => table));
+}
+
+/** `flat` cut back into lists as long as those of `lists`. */
+function split<T>(flat: T[], lists: unknown[][]): T[][] {
   let offset = 0;
-  return refs.map((list) => {
-    const tables = flat.slice(offset, offset + list.length);
+  return lists.map((list) => {
+    const part = flat.slice(offset, offset + list.length);
     offset += list.length;
-    return dedupe(tables);
+    return part;
   });
 }
 

@@ -65,6 +65,13 @@ export interface DestructiveGuard {
   rehearse(tx: Database['sql'], step: PreparedStep, actions: DestructiveAction[], covered: Set<string>): Promise<string[]>;
   /** A step destroyed only tables that were empty when it ran (checked under lock): say so, as protect() does. */
   noteEmpty?(step: PreparedStep, tables: { schema: string; name: string }[]): void;
+  /**
+   * What the run's confirmation covered (core/runner.ts): the tables assessed as holding rows
+   * (`schema.name`), and whether destroying data was confirmed (--yes, or a yes on the terminal).
+   * `protect` refuses (exit 6) a table it finds holding rows that the plan did not foresee — one
+   * the run created, renamed or reached through its own `SET search_path` — unless confirmed.
+   */
+  expect?(plan: { foreseen: ReadonlySet<string>; confirmed: boolean }): void;
 }
 
 /**

@@ -104,13 +104,14 @@ function emptyResult(request: RunRequest): RunResult {
   return { dryRun: request.dryRun, direction: request.direction, applied: [], reverted: [], backups: [], steps: [], warnings: [], destructive: [] };
 }
 
-/** SPEC §6 confirmation: non-interactive needs --yes (exit 6); a terminal is asked. */
-async function confirmDestruction(findings: DestructiveFinding[], request: RunRequest, deps: RunDependencies): Promise<void> {
+/** SPEC §6 confirmation: non-interactive needs --yes (exit 6); a terminal is asked. True when destroying data was confirmed. */
+async function confirmDestruction(findings: DestructiveFinding[], request: RunRequest, deps: RunDependencies): Promise<boolean> {
   const atRisk = tablesAtRisk(findings);
   if (request.noBackup && !request.yes) {
     throw new Refused('--no-backup skips the safety backups and needs --yes', { hint: 'add --yes if you mean it' });
   }
-  if (atRisk.length === 0 || request.yes || request.dryRun) return;
+  if (request.yes || request.dryRun) return true;
+  if (atRisk.length === 0) return false;
   const names = atRisk.map((t) => (t.exists ? tableLabel(t) : `${tableLabel(t)} (created earlier in this run)`)).join(', ');
   const what = `this run destroys data in ${names}${request.noBackup ? ' WITHOUT a backup' : ' (backed up first)'}`;
   if (!request.interactive || !deps.confirm) {
@@ -119,6 +120,7 @@ async function confirmDestruction(findings: DestructiveFinding[], request: RunRe
     });
   }
   if (!(await deps.confirm(`${what}. Continue?`))) throw new Refused('cancelled: nothing was changed');
+  return true;
 }
 
 /** Runs the migrations of a request on `db`; see the module comment. */
@@ -154,7 +156,8 @@ async function runLocked(db: Database, history: HistoryStore, migrations: Resolv
     const findings = await assessDestructive(db.sql, steps, request.schema);
     const emptyAtAssessment = emptyDestruction(steps, findings);
     result.destructive = findings.map((f) => ({ step: f.step, summary: f.action.summary, tables: tablesAtRisk([f]).map(tableLabel) }));
-    await confirmDestruction(findings, request, deps);
+    const confirmed = await confirmDestruction(findings, request, deps);
+    deps.guard?.expect?.({ foreseen: new Set(tablesAtRisk(findings).map(tableLabel)), confirmed });
     // Only now, with every step classified and confirmed, does the run write anything.
     if (steps.length > 0) await history.ensure();
     await executeSteps(db, history, steps, request, deps, result, emptyAtAssessment);

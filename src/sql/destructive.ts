@@ -29,6 +29,8 @@ export type DestructiveKind =
 export interface TableRef {
   schema?: string;
   name: string;
+  /** Written with ONLY (`TRUNCATE ONLY t`): inheritance children are not reached. */
+  only?: boolean;
 }
 
 /** A column a statement drops or retypes. */
@@ -59,19 +61,42 @@ export interface DestructiveAction {
   objects?: string[];
   /** True when the statement says CASCADE (TRUNCATE ... CASCADE empties referencing tables too). */
   cascade?: boolean;
+  /**
+   * alter_column_type: the session time zone an earlier `SET [LOCAL] TimeZone` of the same file
+   * leaves in effect at this statement (as written), if any: it decides whether timestamp →
+   * timestamptz is the catalog-only, lossless change (core/destructive.ts).
+   */
+  sessionZone?: string;
   /** For output, e.g. "DROP TABLE smart_goals, sessions". */
   summary: string;
 }
 
 /** Every destructive step of the statements, in file order. */
 export function findDestructive(statements: SqlStatement[]): DestructiveAction[] {
-  return statements.flatMap((stmt) =>
-    FINDERS.flatMap((find) => (find === fromDeletes && !mayDelete(stmt) ? [] : find(stmt.ast))).map((action) => ({
+  let zone: string | undefined;
+  return statements.flatMap((stmt) => {
+    const found = FINDERS.flatMap((find) => (find === fromDeletes && !mayDelete(stmt) ? [] : find(stmt.ast))).map((action) => ({
       statementIndex: stmt.index,
       line: stmt.startLine,
       ...action,
-    })),
-  );
+      ...(action.kind === 'alter_column_type' && zone !== undefined ? { sessionZone: zone } : {}),
+    }));
+    const set = timeZoneSet(stmt.ast);
+    if (set !== undefined) zone = set === null ? undefined : set;
+    return found;
+  });
+}
+
+/**
+ * The zone a `SET [LOCAL] TimeZone = 'X'` / `SET TIME ZONE 'X'` sets; null for a SET this reading
+ * cannot follow (DEFAULT, LOCAL, an interval, RESET): the session's zone is then what counts.
+ */
+function timeZoneSet(node: Node): string | null | undefined {
+  const set = nodeAs(node, 'VariableSetStmt');
+  if (set === undefined || set.name?.toLowerCase() !== 'timezone') return undefined;
+  const [arg, ...rest] = set.args ?? [];
+  const value = set.kind === 'VAR_SET_VALUE' && rest.length === 0 ? nodeAs(arg, 'A_Const')?.sval?.sval : undefined;
+  return value ?? null;
 }
 
 type Found = Omit<DestructiveAction, 'statementIndex' | 'line'>;
@@ -233,7 +258,10 @@ function tableFromNames(names: string[]): TableRef {
 
 function tableFromRangeVar(range: RangeVar): TableRef {
   const name = range.relname ?? '';
-  return range.schemaname === undefined ? { name } : { schema: range.schemaname, name };
+  const table: TableRef = range.schemaname === undefined ? { name } : { schema: range.schemaname, name };
+  // The parse tree omits false: `inh` is absent exactly when ONLY was written.
+  if (range.inh !== true) table.only = true;
+  return table;
 }
 
 function displayTable(table: TableRef): string {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, historyRows } from '../support/catalog.js';
 import { runCli } from '../support/cli.js';
-import { createDatabase, dropDatabase, type TestDatabase } from '../support/database.js';
+import { createDatabase, dropDatabase, withTestDatabase, type TestDatabase } from '../support/database.js';
 import { tempDir, writeMigrations } from '../support/migrations.js';
 
 let db: TestDatabase;
@@ -166,4 +166,71 @@ INSERT INTO check_ins SELECT g, 1 + g % 7 FROM generate_series(1, 30) g;
     expect(manifest.reason).toBe('001_legacy_down');
     expect(manifest.tables.map((t) => [t.table, t.rows]).sort()).toEqual([['public.check_ins', 30], ['public.goals', 7]]);
   });
+});
+
+describe('automatic backups reach what PostgreSQL will destroy, not only the tables named', () => {
+  it('TRUNCATE … CASCADE, a DELETE through ON DELETE CASCADE, inheritance children and a lossy timestamptz change: confirmation, then every table backed up', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-reach-');
+    const dir = writeMigrations({
+      '001_schema': {
+        up: `CREATE SCHEMA reach;
+CREATE TABLE reach.a (id int PRIMARY KEY); INSERT INTO reach.a SELECT generate_series(1, 10);
+CREATE TABLE reach.b (id int PRIMARY KEY, a_id int REFERENCES reach.a ON DELETE CASCADE); INSERT INTO reach.b SELECT g, g FROM generate_series(1, 5) g;
+CREATE TABLE reach.ip (id int); INSERT INTO reach.ip VALUES (1);
+CREATE TABLE reach.ic (extra int) INHERITS (reach.ip); INSERT INTO reach.ic VALUES (2, 2), (3, 3);
+CREATE TABLE reach.ts (v varchar); INSERT INTO reach.ts VALUES ('hello'), ('world');
+`,
+      },
+      '002_truncate': { up: 'TRUNCATE reach.a CASCADE;\n' },
+      '003_inherit': { up: 'DELETE FROM reach.ip;\n' },
+      '004_retype': { up: 'ALTER TABLE reach.ts ALTER COLUMN v TYPE timestamptz USING now();\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    expect((await cli('schema')).code).toBe(0);
+    const refused = await cli('up');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toMatch(/reach\.b/);
+    expect(refused.stderr).toMatch(/reach\.ic/);
+    expect(refused.stderr).toMatch(/reach\.ts/);
+
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const tablesOf = (backup: string) => (JSON.parse(fs.readFileSync(path.join(cwd, backup, 'manifest.json'), 'utf8')) as { tables: { table: string; rows: number }[] })
+      .tables.map((t) => [t.table, t.rows]);
+    const backups = result.json<{ backups: string[] }>().backups;
+    expect(backups.map(tablesOf)).toEqual([
+      [['reach.a', 10], ['reach.b', 5]],
+      [['reach.ip', 1], ['reach.ic', 2]],
+      [['reach.ts', 2]],
+    ]);
+  }));
+});
+
+describe('a table the plan could not see holding rows', () => {
+  it('renamed or found through the migration\'s own search_path: refused at its statement without --yes (exit 6, the step rolled back), backed up with it', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-unforeseen-');
+    const dir = writeMigrations({
+      '001_tables': { up: 'CREATE SCHEMA hidden;\nCREATE TABLE hidden.x (id int);\nINSERT INTO hidden.x VALUES (1), (2);\nCREATE TABLE b (id int);\nINSERT INTO b SELECT generate_series(1, 5);\n' },
+      '002_rename_drop': { up: 'ALTER TABLE b RENAME TO b_old;\nDROP TABLE b_old;\n' },
+      '003_search_path': { up: 'SET LOCAL search_path = hidden, public;\nDELETE FROM x;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    expect((await cli('tables')).code).toBe(0);
+
+    const refused = await cli('rename_drop');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain('refusing to run 002_rename_drop (up) without confirmation: it destroys data in public.b_old');
+    expect((await db.sql`SELECT count(*)::int AS n FROM b`)[0]!.n).toBe(5);
+    expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_tables']);
+    expect(fs.existsSync(path.join(cwd, 'backups'))).toBe(false);
+
+    const rename = await cli('rename_drop', '--yes', '--json');
+    expect(rename.code, rename.stderr).toBe(0);
+    expect(rename.json<{ backups: string[] }>().backups).toHaveLength(1);
+
+    const searchPath = await cli('up');
+    expect(searchPath.code).toBe(6);
+    expect(searchPath.stderr).toContain('hidden.x');
+    expect((await db.sql`SELECT count(*)::int AS n FROM hidden.x`)[0]!.n).toBe(2);
+  }));
 });

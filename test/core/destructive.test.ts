@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveAffectedAll } from '../../src/core/destructive.js';
 import type { Sql } from '../../src/db/connect.js';
-import type { DestructiveAction } from '../../src/sql/destructive.js';
+import { findDestructive, type DestructiveAction } from '../../src/sql/destructive.js';
+import { loadSqlParser } from '../../src/sql/parser.js';
+import { splitStatements } from '../../src/sql/statements.js';
 import { withTestDatabase } from '../support/database.js';
 
 const drop = (...names: string[]): DestructiveAction => ({
@@ -46,5 +48,79 @@ describe('resolveAffectedAll', () => {
     } finally {
       other.release();
     }
+  }));
+});
+
+/** The tables the SQL's destructive statements destroy, by statement, as `schema.name`, with or without rows. */
+async function affectedBy(sql: Sql, text: string): Promise<string[][]> {
+  await loadSqlParser();
+  const actions = findDestructive(splitStatements(text, 'test.sql'));
+  const resolved = await resolveAffectedAll(sql, actions, 'public');
+  return resolved.map((tables) => tables.filter((t) => t.exists).map((t) => `${t.schema}.${t.name}${t.hasRows ? '' : ' (empty)'}`));
+}
+
+describe('what a destructive statement reaches beyond the tables it names', () => {
+  it('follows foreign keys: TRUNCATE … CASCADE every referencing table, DELETE the ON DELETE actions, at any depth', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1), (2);
+      CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a ON DELETE CASCADE); INSERT INTO b VALUES (1, 1);
+      CREATE TABLE c (id int, b_id int REFERENCES b ON DELETE SET NULL); INSERT INTO c VALUES (1, 1);
+      CREATE TABLE d (id int, a_id int REFERENCES a); -- NO ACTION: a DELETE of a fails rather than reach it
+    `);
+    expect(await affectedBy(sql, 'TRUNCATE a CASCADE;')).toEqual([['public.a', 'public.b', 'public.c', 'public.d (empty)']]);
+    expect(await affectedBy(sql, 'TRUNCATE a;')).toEqual([['public.a']]); // fails unless the others go too: nothing else reached
+    expect(await affectedBy(sql, 'DELETE FROM a;')).toEqual([['public.a', 'public.b', 'public.c']]);
+  }));
+
+  it('follows inheritance unless ONLY is written, and DROP … CASCADE to its dependents', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE TABLE ip (id int); INSERT INTO ip VALUES (1);
+      CREATE TABLE ic (extra int) INHERITS (ip); INSERT INTO ic VALUES (2, 2);
+      CREATE TABLE parted (id int) PARTITION BY LIST (id);
+      CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1);
+      CREATE TYPE mood AS ENUM ('ok', 'sad');
+      CREATE TABLE diary (id int, feeling mood, feelings mood[]); INSERT INTO diary VALUES (1, 'ok', '{sad}');
+      CREATE TABLE other (id int, m mood); -- empty
+      CREATE DOMAIN score AS int CHECK (VALUE >= 0);
+      CREATE TABLE games (id int, s score); INSERT INTO games VALUES (1, 3);
+      CREATE SCHEMA lib; CREATE TYPE lib.colour AS ENUM ('red');
+      CREATE TABLE paint (id int, c lib.colour); INSERT INTO paint VALUES (1, 'red');
+    `);
+    expect(await affectedBy(sql, 'TRUNCATE ip; DELETE FROM ip; ALTER TABLE ip DROP COLUMN id;')).toEqual([
+      ['public.ip', 'public.ic'], ['public.ip', 'public.ic'], ['public.ip', 'public.ic'],
+    ]);
+    expect(await affectedBy(sql, 'TRUNCATE ONLY ip; DELETE FROM ONLY ip;')).toEqual([['public.ip'], ['public.ip']]);
+    expect(await affectedBy(sql, 'DROP TABLE ip CASCADE; DROP TABLE ip;')).toEqual([['public.ip', 'public.ic'], ['public.ip']]);
+    // Partitions are inside their parent's backup: never listed on their own.
+    expect(await affectedBy(sql, 'TRUNCATE parted; DROP TABLE parted CASCADE;')).toEqual([['public.parted'], ['public.parted']]);
+    // What depends on a dropped type, domain or schema: columns of tables elsewhere, arrays of the type included.
+    expect(await affectedBy(sql, 'DROP TYPE mood CASCADE; DROP DOMAIN score CASCADE; DROP SCHEMA lib CASCADE;')).toEqual([
+      ['public.diary', 'public.other (empty)'], ['public.games'], ['public.paint'],
+    ]);
+  }));
+
+  it('exempts timestamp → timestamptz only when it keeps every value: same precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE TABLE ts (t timestamp, t3 timestamp(3), v varchar, z timestamptz);
+      INSERT INTO ts VALUES (now(), now(), 'hello', now());
+    `);
+    await db.sql.unsafe(`SET TimeZone = 'UTC'`);
+    expect(await affectedBy(sql, `
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
+      ALTER TABLE ts ALTER COLUMN t3 TYPE timestamptz(3), ALTER COLUMN t TYPE timestamp with time zone;
+      ALTER TABLE ts ALTER COLUMN t3 TYPE timestamptz(0);
+      ALTER TABLE ts ALTER COLUMN v TYPE timestamptz USING now();
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz USING t AT TIME ZONE 'UTC';
+      SET LOCAL TimeZone = 'America/New_York';
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
+      SET TIME ZONE 'Etc/UTC';
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
+    `)).toEqual([[], [], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], []]);
+    // The session's own zone counts when the file sets none.
+    await db.sql.unsafe(`SET TimeZone = 'Asia/Kolkata'`);
+    expect(await affectedBy(sql, 'ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;')).toEqual([['public.ts']]);
   }));
 });

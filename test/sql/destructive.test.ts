@@ -50,10 +50,10 @@ describe('findDestructive: ALTER TABLE', () => {
         statementIndex: 0,
         line: 1,
         kind: 'drop_column',
-        tables: [{ schema: 'app', name: 'users' }],
+        tables: [{ schema: 'app', name: 'users', only: true }],
         columns: [
-          { table: { schema: 'app', name: 'users' }, column: 'nickname' },
-          { table: { schema: 'app', name: 'users' }, column: 'Legacy' },
+          { table: { schema: 'app', name: 'users', only: true }, column: 'nickname' },
+          { table: { schema: 'app', name: 'users', only: true }, column: 'Legacy' },
         ],
         summary: 'ALTER TABLE app.users DROP COLUMN nickname, DROP COLUMN "Legacy"',
       },
@@ -108,7 +108,7 @@ describe('findDestructive: TRUNCATE, DROP SCHEMA, DELETE', () => {
         statementIndex: 0,
         line: 1,
         kind: 'truncate',
-        tables: [{ name: 'a' }, { schema: 'app', name: 'b' }],
+        tables: [{ name: 'a', only: true }, { schema: 'app', name: 'b' }], // ONLY binds to each name
         cascade: true,
         summary: 'TRUNCATE a, app.b CASCADE',
       },
@@ -128,7 +128,7 @@ describe('findDestructive: TRUNCATE, DROP SCHEMA, DELETE', () => {
         statementIndex: 0,
         line: 1,
         kind: 'delete_without_where',
-        tables: [{ schema: 'app', name: 'messages' }],
+        tables: [{ schema: 'app', name: 'messages', only: true }],
         summary: 'DELETE FROM app.messages without WHERE',
       },
     ]);
