@@ -5,8 +5,9 @@
  * function or procedure bodies (plpgsql is a string to the SQL parser), dynamic SQL (EXECUTE
  * format(...)), functions called by a SELECT or CALL that drop or delete, triggers and rules that
  * fire on a statement. What a statement reaches beyond the tables it names — inheritance children,
- * foreign keys, what CASCADE drops — the runner resolves from the catalog (core/reach.ts). UPDATE without WHERE and MERGE ... THEN DELETE are not reported;
- * DROP VIEW / MATERIALIZED VIEW / INDEX / SEQUENCE lose no rows.
+ * foreign keys, what CASCADE drops — the runner resolves from the catalog (core/reach.ts). UPDATE
+ * without WHERE and MERGE ... THEN DELETE are not reported; DROP VIEW / MATERIALIZED VIEW / INDEX /
+ * SEQUENCE lose no rows.
  */
 import type { DeleteStmt, Node, RangeVar } from './parser.js';
 import { nodeAs, nodeKind } from './parser.js';
