@@ -30,7 +30,7 @@ import type { SqlStatement } from '../sql/statements.js';
 import { isLockTimeout, moduleFailure, statementFailure } from './failure.js';
 import type { HistoryStore } from './history.js';
 import { recordingSql, type StatementReport } from './module-context.js';
-import type { PreparedStep } from './steps.js';
+import { declaredDestruction, type PreparedStep } from './steps.js';
 import type { Logger, MigrationContext } from './types.js';
 
 export type { StatementReport } from './module-context.js';
@@ -466,6 +466,18 @@ export class StepExecutor {
     };
   }
 
+  /**
+   * A module's destruction as its `destroys(ctx)` sees it now, in the step's transaction: tables
+   * earlier steps of the run created and filled count too (steps.ts `declaredDestruction`).
+   */
+  private async destructionNow(step: PreparedStep, report: StepReport): Promise<DestructiveAction[]> {
+    if (!this.guard || !step.module || typeof step.module.destroys !== 'function') return step.destructive;
+    // Not the recording context: destroys() only looks, and its queries are not the step's statements.
+    const { schema, options, dryRun } = this.settings;
+    const log = { info: (m: string) => report.notices.push(m), warn: (m: string) => report.warnings.push(m), debug: (m: string) => this.log.debug(`${step.name}: ${m}`) };
+    return declaredDestruction(step.module, step.name, step.direction, { sql: this.db.sql, direction: step.direction, dryRun, schema, log, options });
+  }
+
   private async callModule(step: PreparedStep, ctx: MigrationContext): Promise<void> {
     const fn = step.direction === 'up' ? step.module?.up : step.module?.down;
     if (!fn) throw new MigrationFailed(`${step.name} has no ${step.direction}()`);
@@ -478,7 +490,7 @@ export class StepExecutor {
     let ended = false;
     try {
       await this.flush(queue);
-      await this.guardActions(step, step.destructive, report, new Set());
+      await this.guardActions(step, await this.destructionNow(step, report), report, new Set());
       await this.callModule(step, this.moduleContext(step, report, true));
       this.send(queue, this.historySql(step));
       this.send(queue, this.closing(), { ends: !this.settings.dryRun });

@@ -165,23 +165,30 @@ async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigratio
   if (direction === 'down' && typeof module.down !== 'function') {
     throw new UsageError(`cannot roll back: ${migration.name} exports no down(ctx) (irreversible)`);
   }
-  const destructive: DestructiveAction[] = [];
-  if (typeof module.destroys === 'function') {
+  let destructive: DestructiveAction[];
+  try {
     const ctx: MigrationContext = { sql: context.sql, direction, dryRun: context.dryRun, schema: context.schema, log: context.log, options: context.options };
-    let tables: TableRef[];
-    try {
-      tables = toTableRefs(await module.destroys(ctx));
-    } catch (error) {
-      throw moduleFailure({ name: migration.name, direction, migration, entry, transactional: true, statements: [], destructive: [] }, error);
-    }
-    if (tables.length > 0) {
-      destructive.push({
-        statementIndex: -1, line: 0, kind: 'drop_table', tables,
-        summary: `${migration.name} ${direction}() destroys ${tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(', ')}`,
-      });
-    }
+    destructive = await declaredDestruction(module, migration.name, direction, ctx);
+  } catch (error) {
+    throw moduleFailure({ name: migration.name, direction, migration, entry, transactional: true, statements: [], destructive: [] }, error);
   }
   return { name: migration.name, direction, migration, entry, transactional: module.transaction !== false, module, statements: [], destructive };
+}
+
+/**
+ * What a module's `destroys(ctx)` declares, as one action (none without `destroys`). Asked when the
+ * run is classified, and again when the step runs (core/execute.ts): by then earlier steps of the
+ * run may have created and filled tables it will destroy (011 with --assume-timezone rewrites
+ * every table with a timestamp column, those made by 004 in the same run included).
+ */
+export async function declaredDestruction(module: MigrationModule, name: string, direction: Direction, ctx: MigrationContext): Promise<DestructiveAction[]> {
+  if (typeof module.destroys !== 'function') return [];
+  const tables: TableRef[] = toTableRefs(await module.destroys(ctx));
+  if (tables.length === 0) return [];
+  return [{
+    statementIndex: -1, line: 0, kind: 'drop_table', tables,
+    summary: `${name} ${direction}() destroys ${tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(', ')}`,
+  }];
 }
 
 /** Classifies every step of a run; any invalid file fails here, before the first statement runs. */

@@ -234,3 +234,31 @@ describe('a table the plan could not see holding rows', () => {
     expect((await db.sql`SELECT count(*)::int AS n FROM hidden.x`)[0]!.n).toBe(2);
   }));
 });
+
+describe('a module whose destroys() depends on what the run made before it', () => {
+  it('011 with --assume-timezone backs up the tables earlier steps of the same run created and filled (and refuses them without --yes)', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-destroys-now-');
+    const dir = writeMigrations({
+      '001_events': { up: "CREATE TABLE events (id int PRIMARY KEY, at timestamp);\nINSERT INTO events VALUES (1, '2024-01-15 12:00'), (2, '2024-07-15 12:00');\n" },
+    });
+    fs.copyFileSync(path.join(import.meta.dirname, '..', '..', 'migrations', '011_timezone_awareness.js'), path.join(dir, '002_timezone_awareness.js'));
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+
+    // Nothing existed when the run was planned: the step itself finds events holding rows.
+    const refused = await cli('up', '--assume-timezone', 'America/New_York');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain('refusing to run 002_timezone_awareness (up) without confirmation: it destroys data in public.events');
+    expect((await db.sql`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'at'`)[0]!.t)
+      .toBe('timestamp without time zone');
+    expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_events']);
+
+    await db.sql`DROP TABLE events`;
+    await db.sql`DELETE FROM schema_migrations`;
+    const result = await cli('up', '--assume-timezone', 'America/New_York', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const [backup] = result.json<{ backups: string[] }>().backups;
+    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, backup!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    expect(manifest.reason).toBe('002_timezone_awareness_up');
+    expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.events', 2]]);
+  }));
+});
