@@ -10,7 +10,8 @@
  * SEQUENCE lose no rows.
  */
 import type { DeleteStmt, Node, RangeVar } from './parser.js';
-import { nodeAs, nodeKind } from './parser.js';
+import { codeTokens } from './lexer.js';
+import { nodeAs, nodeKind, parseSql } from './parser.js';
 import { displayQualified, displayType, stringsOf } from './names.js';
 import type { SqlStatement } from './statements.js';
 
@@ -120,7 +121,72 @@ const OBJECT_WORDS: Record<string, string> = {
   OBJECT_ACCESS_METHOD: 'ACCESS METHOD',
 };
 
-const FINDERS: Finder[] = [fromDrop, fromDropOwned, fromAlterTable, fromTruncate, fromDeletes];
+const FINDERS: Finder[] = [fromDrop, fromDropOwned, fromAlterTable, fromTruncate, fromDeletes, fromDoBlock];
+
+// PL/pgSQL words after which a statement starts (`IF … THEN DELETE …`, `LOOP TRUNCATE …`).
+const PLPGSQL_STATEMENT_START = new Set(['begin', 'then', 'else', 'loop']);
+// Statements worth parsing inside a DO block: the ones the finders look at.
+const DESTRUCTIVE_WORDS = new Set(['delete', 'truncate', 'drop', 'alter', 'with']);
+
+/**
+ * The destructive statements written directly in a PL/pgSQL DO block (`DO $$ BEGIN DELETE FROM t;
+ * END $$`): the SQL parser sees the block's body as a string, and libpg-query's WASM build has no
+ * PL/pgSQL parser. So the body is split into its statements with PostgreSQL's token rules (strings,
+ * dollar quotes and comments kept whole), each statement that starts with a destructive word after
+ * a PL/pgSQL keyword is cut out and parsed by the real SQL parser, and the finders read that tree.
+ * What this cannot see stays the README's documented limit: dynamic SQL (`EXECUTE format(…)`),
+ * functions the block calls, and other procedural languages.
+ */
+function fromDoBlock(node: Node): Found[] {
+  const args = nodeAs(node, 'DoStmt')?.args ?? [];
+  let body: string | undefined;
+  let language = 'plpgsql';
+  for (const arg of args) {
+    const def = nodeAs(arg, 'DefElem');
+    const value = nodeAs(def?.arg, 'String')?.sval;
+    if (def?.defname === 'as') body = value;
+    if (def?.defname === 'language' && value !== undefined) language = value.toLowerCase();
+  }
+  if (body === undefined || language !== 'plpgsql' || !/delete|truncate|drop|alter/i.test(body)) return [];
+  const found: Found[] = [];
+  for (const statement of plpgsqlStatements(body)) {
+    let parsed: Node[];
+    try {
+      parsed = (parseSql(statement).stmts ?? []).flatMap((raw) => (raw.stmt === undefined ? [] : [raw.stmt]));
+    } catch {
+      continue; // PL/pgSQL of its own (INTO variables, RETURNING INTO …): not a plain SQL statement
+    }
+    for (const inner of parsed) {
+      for (const find of FINDERS) {
+        for (const action of find(inner)) found.push({ ...action, summary: `${action.summary} (in a DO block)` });
+      }
+    }
+  }
+  return found;
+}
+
+/** The statements of a PL/pgSQL body that start with a destructive word, as SQL text. */
+function plpgsqlStatements(body: string): string[] {
+  const tokens = codeTokens(body);
+  const statements: string[] = [];
+  let first = 0;
+  for (let i = 0; i <= tokens.length; i++) {
+    const token = tokens[i];
+    if (token !== undefined && !(token.kind === 'other' && body[token.start] === ';')) continue;
+    // The piece tokens[first, i): its statement starts after its last PL/pgSQL keyword.
+    let start = first;
+    for (let k = first; k < i; k++) {
+      const t = tokens[k]!;
+      if (t.kind === 'word' && PLPGSQL_STATEMENT_START.has(body.slice(t.start, t.end).toLowerCase())) start = k + 1;
+    }
+    const head = tokens[start];
+    if (head !== undefined && start < i && head.kind === 'word' && DESTRUCTIVE_WORDS.has(body.slice(head.start, head.end).toLowerCase())) {
+      statements.push(body.slice(head.start, tokens[i - 1]!.end));
+    }
+    first = i + 1;
+  }
+  return statements;
+}
 
 function fromDrop(node: Node): Found[] {
   const drop = nodeAs(node, 'DropStmt');

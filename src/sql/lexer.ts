@@ -215,3 +215,36 @@ function isIdentStart(ch: string): boolean {
 function isDigit(ch: string): boolean {
   return ch >= '0' && ch <= '9';
 }
+
+/** A code token: a word (keyword or identifier), a quoted string or identifier, or one other character. */
+export interface SqlToken {
+  start: number;
+  end: number;
+  kind: 'word' | 'quoted' | 'other';
+}
+
+/** The code tokens of `text` (comments and whitespace skipped), in order. */
+export function codeTokens(text: string): SqlToken[] {
+  const tokens: SqlToken[] = [];
+  const ignored: SqlComment[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] ?? '';
+    if (SPACE.has(ch)) {
+      i += 1;
+      continue;
+    }
+    const comment = readComment(text, i, text.length);
+    if (comment !== undefined) {
+      i = comment.end;
+      continue;
+    }
+    const end = skipToken(text, i, text.length, ignored);
+    const escapeString = (ch === 'e' || ch === 'E') && text[i + 1] === "'";
+    const kind: SqlToken['kind'] = ch === "'" || ch === '"' || ch === '$' || escapeString ? 'quoted'
+      : isIdentStart(ch) || isDigit(ch) ? 'word' : 'other';
+    tokens.push({ start: i, end, kind });
+    i = end;
+  }
+  return tokens;
+}

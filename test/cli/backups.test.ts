@@ -184,6 +184,7 @@ CREATE TABLE reach.ts (v varchar); INSERT INTO reach.ts VALUES ('hello'), ('worl
       '002_truncate': { up: 'TRUNCATE reach.a CASCADE;\n' },
       '003_inherit': { up: 'DELETE FROM reach.ip;\n' },
       '004_retype': { up: 'ALTER TABLE reach.ts ALTER COLUMN v TYPE timestamptz USING now();\n' },
+      '005_do_block': { up: 'INSERT INTO reach.a VALUES (99);\nDO $$ BEGIN DELETE FROM reach.a; END $$;\n' },
     });
     const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
     expect((await cli('schema')).code).toBe(0);
@@ -202,6 +203,7 @@ CREATE TABLE reach.ts (v varchar); INSERT INTO reach.ts VALUES ('hello'), ('worl
       [['reach.a', 10], ['reach.b', 5]],
       [['reach.ip', 1], ['reach.ic', 2]],
       [['reach.ts', 2]],
+      [['reach.a', 1]], // 002 emptied it; 005 refilled it, then deletes in a DO block
     ]);
   }));
 });

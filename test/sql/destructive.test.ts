@@ -195,11 +195,39 @@ describe('findDestructive: what is not a statement', () => {
     expect(find(text)).toEqual([]);
   });
 
-  it('cannot see into function bodies and DO blocks (documented limit)', () => {
+  it('cannot see into function bodies (stored, not run), nor dynamic SQL in a DO block (documented limit)', () => {
     const text = `CREATE FUNCTION wipe() RETURNS void LANGUAGE plpgsql AS $$
       BEGIN DROP TABLE users; DELETE FROM sessions; END $$;
-      DO $$ BEGIN TRUNCATE users; END $$;`;
+      DO $$ BEGIN EXECUTE format('TRUNCATE %I', 'users'); END $$;
+      DO LANGUAGE plperl $$ my $x = 'DELETE FROM users'; $$;`;
     expect(find(text)).toEqual([]);
+  });
+
+  it('finds the destructive statements written directly in a PL/pgSQL DO block, whatever surrounds them', () => {
+    const text = `DO $body$
+DECLARE n int := 0; -- a DELETE FROM in a comment
+BEGIN
+  RAISE NOTICE 'not a statement: DELETE FROM notice_text; DROP TABLE x';
+  DELETE FROM sessions;
+  DELETE FROM kept WHERE id = n;
+  IF n = 0 THEN TRUNCATE app.logs CASCADE; ELSE ALTER TABLE users DROP COLUMN nickname; END IF;
+  FOR i IN 1..2 LOOP
+    DROP TABLE IF EXISTS scratch;
+  END LOOP;
+  WITH gone AS (DELETE FROM audit RETURNING 1) SELECT count(*) INTO n FROM gone;
+EXCEPTION WHEN others THEN DELETE FROM errors;
+END
+$body$;`;
+    const found = find(text);
+    expect(found.map((a) => [a.kind, a.tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)).join(','), a.line])).toEqual([
+      ['delete_without_where', 'sessions', 1],
+      ['truncate', 'app.logs', 1],
+      ['drop_column', 'users', 1],
+      ['drop_table', 'scratch', 1],
+      ['delete_without_where', 'audit', 1], // in a CTE
+      ['delete_without_where', 'errors', 1],
+    ]);
+    expect(found[0]!.summary).toBe('DELETE FROM sessions without WHERE (in a DO block)');
   });
 
   it('returns nothing for an empty list', () => {
