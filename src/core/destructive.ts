@@ -53,8 +53,9 @@ function mayBeLosslessTypeChange(action: DestructiveAction): boolean {
 /**
  * The actions that are SPEC §6's exception — "conversions that lose nothing and rewrite nothing,
  * such as 011's timestamp → timestamptz read as UTC" — decided in the catalog, not by the new type
- * alone: every column is `timestamp` now with the same precision, no USING converts it, and the
- * session's time zone at that statement is UTC (the `SET TimeZone` earlier in the file, else the
+ * alone: every column is `timestamp` now with the same precision — the default one: a lower
+ * precision makes PostgreSQL rewrite the table —, no USING converts it, and the session's time
+ * zone at that statement is UTC (the `SET TimeZone` earlier in the file, else the
  * session's). Anything else — text to timestamptz, a USING, another zone, which rewrites the table
  * and shifts every instant — destroys the column's values as they were, and is backed up.
  */
@@ -71,7 +72,9 @@ async function losslessTypeChanges(sql: Sql, actions: DestructiveAction[]): Prom
     SELECT current_setting('TimeZone') AS zone,
            coalesce((SELECT array_agg(c.i) FROM jsonb_to_recordset($1::text::jsonb) AS c(i int, rel text, col text, typmod int)
                      JOIN pg_attribute a ON a.attrelid = to_regclass(c.rel) AND a.attname = c.col AND NOT a.attisdropped
-                     WHERE a.atttypid = 'pg_catalog.timestamp'::regtype AND a.atttypmod = c.typmod), '{}') AS kept`,
+                     -- Only the default precision (or 6, the same) stays catalog-only: timestamp(3) →
+                     -- timestamptz(3) rewrites the table (the cast hides that the values already fit).
+                     WHERE a.atttypid = 'pg_catalog.timestamp'::regtype AND a.atttypmod = c.typmod AND c.typmod IN (-1, 6)), '{}') AS kept`,
   [JSON.stringify(columns)]);
   const kept = new Map<number, number>();
   for (const i of row?.kept ?? []) kept.set(i, (kept.get(i) ?? 0) + 1);

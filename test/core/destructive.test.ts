@@ -101,16 +101,17 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     ]);
   }));
 
-  it('exempts timestamp → timestamptz only when it keeps every value: same precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
+  it('exempts timestamp → timestamptz only when it keeps every value and rewrites nothing: default precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     await db.sql.unsafe(`
-      CREATE TABLE ts (t timestamp, t3 timestamp(3), v varchar, z timestamptz);
-      INSERT INTO ts VALUES (now(), now(), 'hello', now());
+      CREATE TABLE ts (t timestamp, t3 timestamp(3), t6 timestamp(6), v varchar, z timestamptz);
+      INSERT INTO ts VALUES (now(), now(), now(), 'hello', now());
     `);
     await db.sql.unsafe(`SET TimeZone = 'UTC'`);
     expect(await affectedBy(sql, `
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
-      ALTER TABLE ts ALTER COLUMN t3 TYPE timestamptz(3), ALTER COLUMN t TYPE timestamp with time zone;
+      ALTER TABLE ts ALTER COLUMN t6 TYPE timestamptz(6), ALTER COLUMN t TYPE timestamp with time zone;
+      ALTER TABLE ts ALTER COLUMN t3 TYPE timestamptz(3);
       ALTER TABLE ts ALTER COLUMN t3 TYPE timestamptz(0);
       ALTER TABLE ts ALTER COLUMN v TYPE timestamptz USING now();
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz USING t AT TIME ZONE 'UTC';
@@ -118,7 +119,7 @@ describe('what a destructive statement reaches beyond the tables it names', () =
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
       SET TIME ZONE 'Etc/UTC';
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
-    `)).toEqual([[], [], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], []]);
+    `)).toEqual([[], [], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], []]);
     // The session's own zone counts when the file sets none.
     await db.sql.unsafe(`SET TimeZone = 'Asia/Kolkata'`);
     expect(await affectedBy(sql, 'ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;')).toEqual([['public.ts']]);
