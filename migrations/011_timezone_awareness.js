@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * 011_timezone_awareness — every `timestamp without time zone` column of the target schema becomes
- * `timestamptz`, its stored values read as UTC (or as `--assume-timezone ZONE`); down converts them
- * back as UTC wall-clock times (SPEC §8, seeds/003).
+ * `timestamptz`, its stored values read as UTC (or as `--assume-timezone ZONE`), its precision kept
+ * (`timestamp(3)` becomes `timestamptz(3)`); down converts them back to `timestamp` of the same
+ * precision as wall-clock times of the zone up read them in, so the original values return (SPEC §8,
+ * seeds/003).
  *
  * A JavaScript module (plain ESM + JSDoc, like 002) rather than SQL files: the columns are found in
  * the catalog at run time — tables the bundled set did not create included — and so are the views,
@@ -16,12 +18,33 @@
  *   TIME ZONE 'UTC'` gives the same values but rewrites the whole table; a non-UTC session without
  *   USING rewrites it AND shifts every instant. The same holds for down (timestamptz → timestamp
  *   under UTC is catalog-only too; measured on PostgreSQL 17).
+ * - A column with a precision below 6 (`timestamp(0)` … `timestamp(5)`) keeps it: `TYPE
+ *   timestamptz(3)`. PostgreSQL cannot do that without rewriting the table, whatever the zone: its
+ *   rewrite test (tablecmds.c ATColumnChangeRequiresRewrite) skips a precision coercion only when it
+ *   can prove the input already has that precision, and the output of the timestamp → timestamptz
+ *   cast carries none, so `timestamptz(3)` from `timestamp(3)` (and back) rewrites the heap while
+ *   plain `timestamptz` and `timestamptz(6)` do not (measured on PostgreSQL 17). Dropping the
+ *   precision instead would change what the column stores from then on and make down differ from
+ *   the schema before (`migrate check`). So such a table is rewritten, said so in the output and
+ *   declared by `destroys()`, in both directions, like the next case. The values do not change.
  * - Another zone: `USING a AT TIME ZONE '<zone>'` — a rewrite of every such table, said per table in
  *   the run's output (and the dry run) and declared by `destroys()`, so the tables are backed up first
- *   (see `destroys`).
+ *   (see `destroys`). Down converts back with `USING a AT TIME ZONE '<zone>'` (the zone up recorded):
+ *   the same wall-clock times return, except those that do not exist in that zone (a spring-forward
+ *   gap: 02:30 on the night clocks jump from 02:00 to 03:00 was read as 03:30 and comes back so).
+ *   Times of the repeated hour of a fall-back night return unchanged (up picked one of the two
+ *   instants; down gives back its wall-clock time). That down rewrites the tables too, and declares them.
  * - Partitioned tables are converted through their parent (PostgreSQL recurses; partitions and
  *   inheritance children are never altered on their own). A partition key column cannot change type
  *   at all: such a column stops the migration before anything changed, with a hint.
+ * - Arrays, ranges and domains of timestamp (`timestamp[]`, `tsrange`, `CREATE DOMAIN d AS
+ *   timestamp`) are left as they are, with a warning naming each such column: an array or range
+ *   column cannot change element type without a rewrite (PostgreSQL converts element by element, and
+ *   has no cast from tsrange to tstzrange at all), and a domain is a type of its own that other
+ *   columns and functions may share, whose base type cannot be changed (ALTER DOMAIN has no SET DATA
+ *   TYPE) and whose constraints a column converted to plain timestamptz would lose. Whether they hold
+ *   UTC times, and what should replace the domain, is the schema owner's call. verify does not report
+ *   them (its check is about timestamp columns).
  * - Views and materialized views that depend on a converted column (and views on those views, in any
  *   schema) are saved — definition, WITH options, owner, grants (table and column level), comments,
  *   view column defaults, rules, INSTEAD OF triggers, a materialized view's access method, tablespace,
@@ -36,10 +59,11 @@
  * The record table `strata_011_timezone_awareness` (in the target schema, dropped by down, so
  * `migrate check` finds nothing left behind) holds one row per converted column: the zone, the
  * default 011 replaced, and a sample — the first and last rows by primary key (or by ctid without
- * one, UTC only), each with its key, its `xmin` and its instant as read before the conversion. Up
- * compares the sample right after converting (and fails, rolling everything back, on any
- * difference); `verify` compares it again later, skipping rows updated since (their xmin changed).
- * Down converts exactly the recorded columns back: columns that were timestamptz before 011 stay so.
+ * one, when the table is not rewritten), each with its key, its `xmin` and its instant as read
+ * before the conversion. Up compares the sample right after converting (and fails, rolling
+ * everything back, on any difference); `verify` compares it again later, skipping rows updated since
+ * (their xmin changed). Down converts exactly the recorded columns back, in the recorded zone:
+ * columns that were timestamptz before 011 stay so.
  *
  * @typedef {import('../src/core/types.js').MigrationContext} MigrationContext
  * @typedef {import('../src/core/types.js').ModuleCheckResult} ModuleCheckResult
@@ -63,6 +87,30 @@ const UTC_ZONES = new Set([
 
 /** OID of `timestamp without time zone` (pg_type), as the wire protocol reports it. */
 const TIMESTAMP_OID = 1114;
+
+/**
+ * The highest precision of the timestamp types. A column without a precision, or with this one,
+ * converts catalog-only under UTC; a lower one cannot keep its precision without a rewrite (see the
+ * module comment).
+ */
+const MAX_PRECISION = 6;
+
+/**
+ * The type to convert a column to, with its precision (atttypmod; -1: none).
+ * @param {'timestamptz' | 'timestamp'} type
+ * @param {number} typmod
+ */
+export function columnType(type, typmod) {
+  return typmod >= 0 ? `${type}(${typmod})` : type;
+}
+
+/**
+ * Whether keeping the column's precision makes PostgreSQL rewrite the table.
+ * @param {{ typmod: number }} column
+ */
+function precisionForcesRewrite(column) {
+  return column.typmod >= 0 && column.typmod < MAX_PRECISION;
+}
 
 /**
  * @typedef {object} Zone
@@ -109,6 +157,8 @@ export function quoteLiteral(text) {
  * @property {string} name
  * @property {string | null} defaultExpr  pg_get_expr of its default
  * @property {string | null} newDefault   the default 011 sets (a timestamp-typed default read in the zone), else null
+ * @property {number} typmod  its precision (atttypmod), kept by the conversion; -1: none
+ * @property {string} [zone]  down: the zone up read it in (the record's assumed_zone)
  */
 
 /**
@@ -118,20 +168,23 @@ export function quoteLiteral(text) {
  * @property {'r' | 'p'} relkind
  * @property {ColumnPlan[]} columns
  * @property {{ name: string, timestamp: boolean }[] | null} primaryKey
+ * @property {boolean} rewrite  the conversion rewrites the table (another zone, or a precision below 6)
  */
 
 /**
  * The statement that converts one table's columns (all of them in one ALTER TABLE).
  * @param {string} schema
  * @param {string} table
- * @param {{ name: string, setDefault?: string | null }[]} columns
+ * @param {{ name: string, typmod?: number, setDefault?: string | null, usingZone?: string | null }[]} columns
+ *   typmod: the precision to keep (-1 or absent: none); usingZone: this column's own, else `usingZone`
  * @param {'timestamptz' | 'timestamp'} type
  * @param {string | null} usingZone  null: no USING (the catalog-only form under SET LOCAL timezone = 'UTC')
  */
 export function alterTableStatement(schema, table, columns, type, usingZone) {
   const parts = columns.flatMap((c) => {
-    const using = usingZone === null ? '' : ` USING ${quoteIdent(c.name)} AT TIME ZONE ${quoteLiteral(usingZone)}`;
-    const alter = [`ALTER COLUMN ${quoteIdent(c.name)} TYPE ${type}${using}`];
+    const zone = c.usingZone === undefined ? usingZone : c.usingZone;
+    const using = zone === null ? '' : ` USING ${quoteIdent(c.name)} AT TIME ZONE ${quoteLiteral(zone)}`;
+    const alter = [`ALTER COLUMN ${quoteIdent(c.name)} TYPE ${columnType(type, c.typmod ?? -1)}${using}`];
     if (c.setDefault) alter.push(`ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${c.setDefault}`);
     return alter;
   });
@@ -149,7 +202,7 @@ async function timestampColumns(ctx, type) {
   const typeName = type === 'timestamp' ? 'pg_catalog.timestamp' : 'pg_catalog.timestamptz';
   return sql`
     SELECT c.oid::int8 AS oid, c.relname::text AS table_name, c.relkind::text AS relkind,
-           a.attname::text AS column_name, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+           a.attname::text AS column_name, a.atttypmod AS typmod, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
            (SELECT json_agg(json_build_object('name', ka.attname::text, 'timestamp', ka.atttypid = 'pg_catalog.timestamp'::regtype) ORDER BY k.ord)
               FROM pg_constraint pk
               CROSS JOIN unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -186,6 +239,47 @@ async function remainingTimestampColumns(ctx) {
 }
 
 /**
+ * Columns of the schema's tables whose type holds timestamps without being `timestamp`: arrays,
+ * ranges, multiranges and domains of it, at any depth (a domain over timestamp[], an array of such a
+ * domain). 011 leaves them as they are (see the module comment) and names them in up's output.
+ * @param {MigrationContext} ctx
+ * @returns {Promise<readonly { table_name: string, column_name: string, type: string }[]>}
+ */
+async function unconvertedTimestampColumns(ctx) {
+  return /** @type {any} */ (await ctx.sql`
+    WITH RECURSIVE cols AS (
+      SELECT c.relname::text AS table_name, a.attname::text AS column_name, a.attnum,
+             format_type(a.atttypid, a.atttypmod) AS type, a.atttypid AS typ
+      FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${ctx.schema} AND c.relkind IN ('r', 'p') AND c.relname <> ${RECORD_TABLE}
+        AND a.attnum > 0 AND NOT a.attisdropped AND a.attinhcount = 0
+        AND a.atttypid NOT IN ('pg_catalog.timestamp'::regtype, 'pg_catalog.timestamptz'::regtype)
+        AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+    ), inside(table_name, column_name, attnum, type, typ, depth) AS (
+      SELECT table_name, column_name, attnum, type, typ, 0 FROM cols
+      UNION ALL
+      SELECT i.table_name, i.column_name, i.attnum, i.type, next.typ, i.depth + 1
+      FROM inside i
+      JOIN pg_type t ON t.oid = i.typ
+      CROSS JOIN LATERAL (
+        SELECT t.typbasetype AS typ WHERE t.typtype = 'd'
+        UNION ALL
+        SELECT t.typelem WHERE t.typcategory = 'A' AND t.typelem <> 0
+        UNION ALL
+        -- rngmultitypid (multiranges) exists from PostgreSQL 14 on.
+        SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid OR (to_jsonb(r) ->> 'rngmultitypid')::oid = t.oid
+      ) next
+      WHERE i.depth < 8
+    )
+    SELECT table_name, column_name, type FROM inside
+    WHERE depth > 0 AND typ = 'pg_catalog.timestamp'::regtype
+    GROUP BY table_name, column_name, attnum, type
+    ORDER BY table_name, attnum`);
+}
+
+/**
  * Groups column rows into per-table plans.
  * @param {readonly Record<string, any>[]} rows
  * @returns {TablePlan[]}
@@ -197,10 +291,10 @@ function groupByTable(rows) {
     const oid = Number(row.oid);
     let table = tables.get(oid);
     if (!table) {
-      table = { oid, name: row.table_name, relkind: row.relkind, columns: [], primaryKey: row.primary_key ?? null };
+      table = { oid, name: row.table_name, relkind: row.relkind, columns: [], primaryKey: row.primary_key ?? null, rewrite: false };
       tables.set(oid, table);
     }
-    table.columns.push({ name: row.column_name, defaultExpr: row.default_expr ?? null, newDefault: null });
+    table.columns.push({ name: row.column_name, defaultExpr: row.default_expr ?? null, newDefault: null, typmod: Number(row.typmod ?? -1) });
   }
   return [...tables.values()];
 }
@@ -591,7 +685,7 @@ async function takeSamples(ctx, tables, zone) {
       return [`SELECT ${quoteLiteral(table.name)} AS table_name, (SELECT json_agg(s) FROM (${select('')} UNION ${select(' DESC')}) s) AS sample`];
     }
     // Without a primary key rows are found again by ctid, which only a catalog-only conversion keeps.
-    if (!zone.utc) return [];
+    if (table.rewrite) return [];
     return [`SELECT ${quoteLiteral(table.name)} AS table_name, (SELECT json_agg(s) FROM (SELECT jsonb_build_object('tableoid', t.tableoid::int8, 'ctid', t.ctid::text) AS key, t.xmin::text AS xmin, ${instants} AS instants FROM ${fromTable(table, name)} t LIMIT ${2 * SAMPLE_ROWS_PER_END}) s) AS sample`];
   });
   /** @type {Map<string, any[]>} */
@@ -691,6 +785,36 @@ const REBUILD_MEMORY_SQL = `SELECT set_config('maintenance_work_mem', '256MB', t
 WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`;
 
 /**
+ * Whether up rewrites the table: read in another zone (USING), or keeping a precision below 6.
+ * @param {TablePlan} table
+ * @param {Zone} zone
+ */
+function rewritesOnUp(table, zone) {
+  return !zone.utc || table.columns.some(precisionForcesRewrite);
+}
+
+/**
+ * Why a table is rewritten, for the run's output.
+ * @param {TablePlan} table
+ * @param {boolean} utc  the values are read (up) or written back (down) as UTC
+ */
+function rewriteReason(table, utc) {
+  if (!utc) return 'USING … AT TIME ZONE';
+  const kept = table.columns.filter(precisionForcesRewrite).map((c) => `${c.name}(${c.typmod})`).join(', ');
+  return `PostgreSQL rewrites it to keep the precision of ${kept}; the values do not change`;
+}
+
+/**
+ * `a, b → timestamptz`, or with a precision to keep, `a → timestamptz(3), b → timestamptz`.
+ * @param {TablePlan} table
+ * @param {'timestamptz' | 'timestamp'} type
+ */
+function conversionList(table, type) {
+  if (table.columns.every((c) => c.typmod < 0)) return `${table.columns.map((c) => c.name).join(', ')} → ${type}`;
+  return table.columns.map((c) => `${c.name} → ${columnType(type, c.typmod)}`).join(', ');
+}
+
+/**
  * Converts the timestamp columns of the schema to timestamptz (see the module comment).
  * @param {MigrationContext} ctx
  */
@@ -704,6 +828,7 @@ export async function up(ctx) {
   await sql.unsafe(REBUILD_MEMORY_SQL);
 
   const tables = groupByTable(await timestampColumns(ctx, 'timestamp'));
+  for (const table of tables) table.rewrite = rewritesOnUp(table, zone);
   const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
   const trees = await inheritanceTrees(ctx, tables);
   const keyColumns = trees.filter((t) => t.in_partition_key);
@@ -722,14 +847,14 @@ export async function up(ctx) {
   await dropDependents(ctx, deps);
 
   for (const table of tables) {
-    const columns = table.columns.map((c) => ({ name: c.name, setDefault: c.newDefault }));
-    const list = table.columns.map((c) => c.name).join(', ');
+    const columns = table.columns.map((c) => ({ name: c.name, typmod: c.typmod, setDefault: c.newDefault }));
+    const list = conversionList(table, 'timestamptz');
     const partitions = trees.filter((t) => Number(t.root) === table.oid && Number(t.relid) !== table.oid && t.relkind === 'r');
     const through = partitions.length > 0 ? ` (and its ${new Set(partitions.map((p) => p.relid)).size} partitions/children, through it)` : '';
-    if (zone.utc) {
-      ctx.log.info(`${table.name}: ${list} → timestamptz read as UTC${through}; catalog-only, the table is not rewritten (indexes on these columns are rebuilt)`);
+    if (!table.rewrite) {
+      ctx.log.info(`${table.name}: ${list} read as UTC${through}; catalog-only, the table is not rewritten (indexes on these columns are rebuilt)`);
     } else {
-      ctx.log.warn(`${table.name}: ${list} → timestamptz read as ${zone.name}${through}; the table WILL BE REWRITTEN (USING … AT TIME ZONE)`);
+      ctx.log.warn(`${table.name}: ${list} read as ${zone.name}${through}; the table WILL BE REWRITTEN (${rewriteReason(table, zone.utc)})`);
     }
     for (const c of table.columns.filter((c) => c.newDefault)) {
       // Left alone, a timestamp-typed default would be cast in each inserting session's time zone.
@@ -752,16 +877,17 @@ export async function up(ctx) {
       PRIMARY KEY (table_name, column_name)
     )`);
   await sql.unsafe(`COMMENT ON TABLE ${record} IS ${quoteLiteral(
-    'strata 011_timezone_awareness: the columns it converted to timestamptz (its down converts exactly these back, as UTC) ' +
+    'strata 011_timezone_awareness: the columns it converted to timestamptz (its down converts exactly these back, ' +
+    'as wall-clock times of assumed_zone) ' +
     'and sampled instants its verify compares; dropped by its down')}`);
   /** @type {{ table_name: string, column_name: string, assumed_zone: string, rewritten: boolean, original_default: string | null, sample: unknown[] }[]} */
   const rows = [];
   for (const table of tables) {
     const sample = samples.get(table.name) ?? [];
-    if (!zone.utc) await refreshXmins(ctx, table, sample);
+    if (table.rewrite) await refreshXmins(ctx, table, sample);
     for (const column of table.columns) {
       rows.push({
-        table_name: table.name, column_name: column.name, assumed_zone: zone.name, rewritten: !zone.utc,
+        table_name: table.name, column_name: column.name, assumed_zone: zone.name, rewritten: table.rewrite,
         original_default: column.newDefault ? column.defaultExpr : null,
         sample: sample.map((s) => ({ key: s.key, xmin: s.xmin, instant: s.instants[column.name] ?? null })),
       });
@@ -790,6 +916,11 @@ export async function up(ctx) {
   if (left.length > 0) {
     ctx.log.warn(`left as timestamp (not convertible from this schema, e.g. inherited from a table elsewhere): ${left.map((r) => `${r.table_name}.${r.column_name}`).join(', ')}`);
   }
+  const unconverted = await unconvertedTimestampColumns(ctx);
+  if (unconverted.length > 0) {
+    ctx.log.warn(`not converted, left as they are: ${unconverted.map((r) => `${r.table_name}.${r.column_name} (${r.type})`).join(', ')}; ` +
+      '011 converts timestamp columns only, not arrays, ranges or domains of timestamp: convert these yourself if they hold UTC times');
+  }
   const count = tables.reduce((n, t) => n + t.columns.length, 0);
   ctx.log.info(tables.length === 0
     ? `no timestamp without time zone columns in schema ${ctx.schema}`
@@ -798,8 +929,36 @@ export async function up(ctx) {
 }
 
 /**
- * Converts the columns 011 converted back to `timestamp`, as UTC wall-clock times (catalog-only
- * under UTC), puts replaced defaults back, and drops the record table.
+ * What down converts back: the recorded columns that are still timestamptz columns of their own,
+ * grouped by table, each with the zone up read it in, its precision and the default to put back;
+ * `gone`: recorded columns that are not (left alone); `zones`: the recorded zones.
+ * @param {MigrationContext} ctx
+ */
+async function planDown(ctx) {
+  const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
+  const recorded = await ctx.sql.unsafe(`SELECT table_name, column_name, assumed_zone, original_default FROM ${record} ORDER BY table_name, column_name`);
+  const current = await timestampColumns(ctx, 'timestamptz');
+  /** @param {Record<string, any>} r */
+  const key = (r) => `${r.table_name}\0${r.column_name}`;
+  const wanted = new Map(recorded.map((r) => [key(r), r]));
+  const converted = new Set(current.map(key));
+  const gone = recorded.filter((r) => !converted.has(key(r)));
+  const tables = groupByTable(current.filter((r) => wanted.has(key(r))));
+  for (const table of tables) {
+    for (const column of table.columns) {
+      const row = wanted.get(`${table.name}\0${column.name}`);
+      column.newDefault = row?.original_default ?? null;
+      column.zone = row?.assumed_zone ?? 'UTC';
+    }
+    table.rewrite = table.columns.some((c) => !UTC_ZONES.has(c.zone ?? 'UTC') || precisionForcesRewrite(c));
+  }
+  return { tables, gone, zones: new Set(recorded.map((r) => /** @type {string} */ (r.assumed_zone))) };
+}
+
+/**
+ * Converts the columns 011 converted back to `timestamp` of the same precision, as wall-clock times
+ * of the zone up read them in (catalog-only under UTC without a precision below 6; else
+ * `USING … AT TIME ZONE`, a rewrite), puts replaced defaults back, and drops the record table.
  * @param {MigrationContext} ctx
  */
 export async function down(ctx) {
@@ -810,19 +969,15 @@ export async function down(ctx) {
     throw new Error(`${ctx.schema}.${RECORD_TABLE} is missing: 011 cannot tell which columns it converted, so it converts none back`);
   }
   const [session] = await sql`SELECT current_setting('TimeZone') AS timezone, current_user::text AS current_user`;
-  await sql.unsafe(`SET LOCAL timezone = 'UTC'`);
+  const { tables, gone, zones } = await planDown(ctx);
+  // As up: the one recorded zone (UTC for a catalog-only down) is the session's while views are
+  // recreated; columns of any other zone (never from one run of 011) get their own USING.
+  const [only] = zones.size === 1 ? [...zones] : ['UTC'];
+  const sessionZone = only === undefined || UTC_ZONES.has(only) ? 'UTC' : only;
+  await sql.unsafe(`SET LOCAL timezone = ${quoteLiteral(sessionZone)}`);
   await sql.unsafe(REBUILD_MEMORY_SQL);
-  const recorded = await sql.unsafe(`SELECT table_name, column_name, original_default FROM ${record} ORDER BY table_name, column_name`);
-  const current = await timestampColumns(ctx, 'timestamptz');
-  const converted = new Set(current.map((r) => `${r.table_name}\0${r.column_name}`));
-  const gone = recorded.filter((r) => !converted.has(`${r.table_name}\0${r.column_name}`));
   if (gone.length > 0) {
     ctx.log.warn(`not converted back (no longer a timestamptz column of its own): ${gone.map((r) => `${r.table_name}.${r.column_name}`).join(', ')}`);
-  }
-  const wanted = new Map(recorded.map((r) => [`${r.table_name}\0${r.column_name}`, r.original_default ?? null]));
-  const tables = groupByTable(current.filter((r) => wanted.has(`${r.table_name}\0${r.column_name}`)));
-  for (const table of tables) {
-    for (const column of table.columns) column.newDefault = wanted.get(`${table.name}\0${column.name}`) ?? null;
   }
 
   if (tables.length > 0) {
@@ -832,8 +987,20 @@ export async function down(ctx) {
   const deps = await findDependents(ctx, trees);
   await dropDependents(ctx, deps);
   for (const table of tables) {
-    ctx.log.info(`${table.name}: ${table.columns.map((c) => c.name).join(', ')} → timestamp (UTC wall-clock); catalog-only`);
-    await sql.unsafe(alterTableStatement(ctx.schema, table.name, table.columns.map((c) => ({ name: c.name, setDefault: c.newDefault })), 'timestamp', null));
+    const list = conversionList(table, 'timestamp');
+    const zone = [...new Set(table.columns.map((c) => c.zone ?? 'UTC'))].join(', ');
+    const utc = table.columns.every((c) => UTC_ZONES.has(c.zone ?? 'UTC'));
+    if (table.rewrite) {
+      ctx.log.warn(`${table.name}: ${list} (${utc ? 'UTC' : zone} wall-clock); the table WILL BE REWRITTEN (${rewriteReason(table, utc)})`);
+    } else {
+      ctx.log.info(`${table.name}: ${list} (UTC wall-clock); catalog-only`);
+    }
+    const columns = table.columns.map((c) => {
+      const zoneOf = c.zone ?? 'UTC';
+      const usingZone = UTC_ZONES.has(zoneOf) && sessionZone === 'UTC' ? null : zoneOf;
+      return { name: c.name, typmod: c.typmod, setDefault: c.newDefault, usingZone };
+    });
+    await sql.unsafe(alterTableStatement(ctx.schema, table.name, columns, 'timestamp', null));
   }
   await restoreDependents(ctx, deps, session?.current_user);
   await sql.unsafe(`DROP TABLE ${record}`);
@@ -868,17 +1035,26 @@ export async function verify(ctx) {
  * What each direction destroys (SPEC §6). Read as UTC the conversion loses nothing and rewrites
  * nothing (the SPEC's exception): nothing to back up. Read in another zone every table with a
  * timestamp column is rewritten and its values change meaning — and wall-clock times that do not
- * exist in that zone (a spring-forward gap) collapse onto the same instant, so down cannot give the
- * original values back: those tables are declared, so they are backed up (and confirmed) first.
- * Down (timestamptz → UTC wall-clock) is lossless and catalog-only. The zone is validated here, when
- * the whole run is classified, so a bad zone stops the run before anything of it ran.
+ * exist in that zone (a spring-forward gap) collapse onto the same instant, so down cannot give
+ * those original values back: those tables are declared, so they are backed up (and confirmed)
+ * first. So are the tables whose columns keep a precision below 6, which PostgreSQL rewrites even
+ * under UTC (a rewriting ALTER COLUMN TYPE, which SPEC §6 counts as destructive; the values do not
+ * change). Down declares the tables it rewrites by the same rules, the zone being the one up
+ * recorded: timestamptz → UTC wall-clock without such a precision is lossless and catalog-only. The
+ * zone is validated here, when the whole run is classified, so a bad zone stops the run before
+ * anything of it ran.
  * @param {MigrationContext} ctx
  * @returns {Promise<DestroyedTable[]>}
  */
 export async function destroys(ctx) {
-  if (ctx.direction !== 'up') return [];
+  if (ctx.direction === 'down') {
+    const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
+    const [exists] = await ctx.sql`SELECT to_regclass(${record}) IS NOT NULL AS ok`;
+    if (!exists?.ok) return []; // down itself says why it cannot run
+    const { tables } = await planDown(ctx);
+    return tables.filter((t) => t.rewrite).map((t) => ({ schema: ctx.schema, table: t.name }));
+  }
   const zone = await resolveZone(ctx);
-  if (zone.utc) return [];
   const tables = groupByTable(await timestampColumns(ctx, 'timestamp'));
-  return tables.map((t) => ({ schema: ctx.schema, table: t.name }));
+  return tables.filter((t) => rewritesOnUp(t, zone)).map((t) => ({ schema: ctx.schema, table: t.name }));
 }

@@ -69,9 +69,14 @@ export async function listProfileFolders(dir: string): Promise<FolderListing> {
   // normalising DIR again for each of (say) 10,000 names.
   const base = path.join(dir, '.');
   const prefix = base === '.' ? '' : base.endsWith(path.sep) ? base : `${base}${path.sep}`;
+  const badNames = invalidUtf8Names(dir, entries);
   for (const entry of entries) {
     const entryPath = `${prefix}${entry.name}`;
-    if (entry.isDirectory()) {
+    const badName = badNames.get(entry.name);
+    if (badName !== undefined && (entry.isDirectory() || entry.isSymbolicLink())) {
+      // Node decodes such a name with U+FFFD, a path that does not exist: reading it would fail with ENOENT.
+      listing.errors.push({ path: entryPath, message: `the folder name ${badName} is not valid UTF-8: rename it (a user folder is named after its user's id, which is text)` });
+    } else if (entry.isDirectory()) {
       listing.folders.push({ name: entry.name, path: entryPath });
     } else if (entry.isSymbolicLink()) {
       const link = resolveLink(root, entryPath);
@@ -82,6 +87,43 @@ export async function listProfileFolders(dir: string): Promise<FolderListing> {
     } // any other entry is a README or similar file next to the user folders
   }
   return listing;
+}
+
+/**
+ * The entries of `dir` whose name is not valid UTF-8, by the name Node gave them (bad bytes as
+ * U+FFFD), each shown quoted with its bad bytes (and control characters) as \xHH. Only when some
+ * name has a U+FFFD (which a valid name may hold too) is DIR listed again, as bytes.
+ */
+function invalidUtf8Names(dir: string, entries: readonly Dirent[]): Map<string, string> {
+  const bad = new Map<string, string>();
+  if (!entries.some((entry) => entry.name.includes('\uFFFD'))) return bad;
+  for (const raw of fs.readdirSync(dir, { encoding: 'buffer' })) {
+    try {
+      utf8.decode(raw);
+    } catch {
+      bad.set(raw.toString('utf8'), `"${showBytes(raw)}"`);
+    }
+  }
+  return bad;
+}
+
+const hex = (byte: number): string => `\\x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+
+/** Bytes as text: valid UTF-8 as it is, each byte of an invalid sequence (and control characters) as \xHH. */
+function showBytes(raw: Uint8Array): string {
+  let shown = '';
+  for (let rest = raw; ;) {
+    try {
+      shown += utf8.decode(rest);
+      break;
+    } catch {
+      const at = firstInvalidUtf8Offset(rest);
+      shown += `${utf8.decode(rest.subarray(0, at))}${hex(rest[at] ?? 0)}`;
+      rest = rest.subarray(at + 1);
+    }
+  }
+  // eslint-disable-next-line no-control-regex
+  return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => hex(c.charCodeAt(0)));
 }
 
 /** Reads every user folder of `dir` at once (see `listProfileFolders` and `readFolder`). */

@@ -42,14 +42,18 @@ interface UserRow {
 }
 
 /**
- * Resolves folder names: a UUID name is looked up as `users.user_id`, then as `external_id`; any
- * other name must equal an `external_id` exactly. Unknown names are errors unless `createUsers`,
+ * Resolves folder names: a UUID name is looked up as `users.user_id`, then as `external_id`, both in
+ * any case (two external_ids differing only in case that both match are an error: which user is
+ * meant?); any other name must equal an `external_id` exactly. Unknown names are errors unless `createUsers`,
  * which plans the user with 002's mapping (a UUID is kept as user_id with no external_id; any
  * other id becomes `md5('strata-user:' || id)::uuid` with the id in `external_id`).
  */
 export async function resolveUsers(sql: Sql, schema: string, names: readonly string[], createUsers: boolean): Promise<Map<string, UserResolution>> {
   // The mapped ids of non-UUID names are looked up too, to refuse creating a user whose id is taken.
   const ids = names.map((name) => (isUuid(name) ? name.toLowerCase() : mappedUserId(name)));
+  // SPEC §9: a UUID name matches in any case, as external_id too. lower(external_id) cannot use the
+  // unique index, so this branch (a scan of users) runs only when some folder names are UUIDs.
+  const uuidNames = [...new Set(names.filter(isUuid).map((name) => name.toLowerCase()))];
   const rows = await sql<UserRow[]>`
     SELECT u.user_id::text AS user_id, u.external_id
       FROM ${sql(schema)}.users AS u
@@ -57,19 +61,37 @@ export async function resolveUsers(sql: Sql, schema: string, names: readonly str
     UNION
     SELECT u.user_id::text, u.external_id
       FROM ${sql(schema)}.users AS u
-      JOIN jsonb_array_elements_text(${sql.json([...names])}::jsonb) AS n(name) ON u.external_id = n.name`;
+      JOIN jsonb_array_elements_text(${sql.json([...names])}::jsonb) AS n(name) ON u.external_id = n.name
+    ${uuidNames.length === 0 ? sql`` : sql`
+    UNION
+    SELECT u.user_id::text, u.external_id
+      FROM ${sql(schema)}.users AS u
+      JOIN jsonb_array_elements_text(${sql.json(uuidNames)}::jsonb) AS n(name) ON lower(u.external_id) = n.name`}`;
   const byId = new Map(rows.map((row) => [row.user_id, row]));
-  const byExternal = new Map(rows.filter((row) => row.external_id !== null).map((row) => [row.external_id as string, row]));
+  const byExternal = new Map<string, UserRow[]>();
+  for (const row of rows) {
+    if (row.external_id === null) continue;
+    // UUID-shaped external ids under their lower case (a UUID name finds every case variant), others as they are.
+    const key = isUuid(row.external_id) ? row.external_id.toLowerCase() : row.external_id;
+    const same = byExternal.get(key);
+    if (!same) byExternal.set(key, [row]);
+    else if (!same.some((r) => r.user_id === row.user_id)) same.push(row);
+  }
   const resolutions = new Map<string, UserResolution>();
   names.forEach((name, i) => resolutions.set(name, resolveOne(name, ids[i] as string, byId, byExternal, createUsers)));
   return resolutions;
 }
 
 /** `userId`: the name's user_id if it is created (the UUID itself, or 002's mapping of the name). */
-function resolveOne(name: string, userId: string, byId: Map<string, UserRow>, byExternal: Map<string, UserRow>, createUsers: boolean): UserResolution {
+function resolveOne(name: string, userId: string, byId: Map<string, UserRow>, byExternal: Map<string, UserRow[]>, createUsers: boolean): UserResolution {
   const uuid = isUuid(name);
-  const found = (uuid ? byId.get(name.toLowerCase()) : undefined) ?? byExternal.get(name);
+  const external = byExternal.get(uuid ? name.toLowerCase() : name) ?? [];
+  const found = (uuid ? byId.get(name.toLowerCase()) : undefined) ?? (external.length === 1 ? external[0] : undefined);
   if (found) return { kind: 'existing', userId: found.user_id };
+  if (external.length > 1) {
+    const list = external.map((row) => JSON.stringify(row.external_id)).sort().join(', ');
+    return { kind: 'error', message: `external_ids ${list} all match this folder (a UUID name matches in any case): make them one user, or rename the folder to the user_id of the one you mean` };
+  }
   const lookedUp = uuid ? `no user with user_id or external_id "${name}"` : `no user with external_id "${name}"`;
   if (!createUsers) return { kind: 'error', message: `${lookedUp}: pass --create-users to create it` };
   if (name.length > MAX_EXTERNAL_ID) {

@@ -8,8 +8,11 @@
  * nothing is re-serialised here, and PostgreSQL decides "unchanged" itself (jsonb equality is
  * semantic: key order does not matter), so nothing is read back; each statement answers two counts.
  * - Users that --create-users creates: `INSERT INTO users` and `INSERT INTO user_profiles` with the
- *   values, in one statement (two data-modifying CTEs). 010's trigger runs at the end of the
- *   statement and finds the profile row there (ON CONFLICT DO NOTHING).
+ *   values, in one statement (data-modifying CTEs). 010's trigger runs at the end of the statement
+ *   and finds the profile row there (ON CONFLICT DO NOTHING). When the schema has 002's
+ *   `engagement_analytics`, the same statement gives each created user the row 002's backfill gives
+ *   a user without messages (its md5-derived id, total_messages 0, the rest NULL or default), so
+ *   002's check "one engagement_analytics row per user" holds after an import.
  * - Existing users: `INSERT INTO user_profiles … WHERE NOT EXISTS` for the rare user without a
  *   profile row, and `UPDATE … WHERE <a given column differs>`: only changed rows are written (or
  *   locked); both see the table as it was before the statement, so no row is counted twice.
@@ -82,6 +85,8 @@ export class ProfileWriter {
   private created = 0;
   private written = 0;
   private planned = 0;
+  /** Whether the schema has 002's engagement_analytics (asked once, in the transaction). */
+  private hasAnalytics = false;
   private readonly texts = new Map<number, string>();
 
   constructor(private readonly sql: Sql, private readonly options: WriteOptions, private readonly log: ImportLog) {}
@@ -94,15 +99,17 @@ export class ProfileWriter {
     const planned = this.planned;
     const open = (this.open ??= this.begin());
     // Built now: the caller may let go of the batch's JSON once this returns.
-    const statements = [...byKind(batch)].map(([kind, rows]) => ({ text: this.statement(kind), rows: rowsJson(rows, kind) }));
+    const statements = [...byKind(batch)].map(([kind, rows]) => ({ kind, rows: rowsJson(rows, kind) }));
     this.statements.push(open.then(async ({ tx }) => {
       if (this.ended) return;
-      const counts = await Promise.all(statements.map(({ text, rows }) => tx.unsafe<WrittenRow[]>(text, [rows], { prepare: true })));
+      const counts = await Promise.all(statements.map(({ kind, rows }) => tx.unsafe<WrittenRow[]>(this.statement(kind), [rows], { prepare: true })));
       for (const [row] of counts) {
         this.created += row?.created ?? 0;
         this.written += row?.written ?? 0;
       }
-      this.log.info(`profiles: ${planned} users written`);
+      // Batches answer in the order they were sent: the counts cover every user sent so far.
+      const written = this.options.dryRun ? 'would be written' : 'written';
+      this.log.info(`profiles: ${planned} users checked, ${this.written} ${written}, ${planned - this.written} unchanged${this.options.dryRun ? ' (dry run)' : ''}`);
     }).catch((error: unknown) => {
       this.failure ??= error;
     }));
@@ -122,7 +129,11 @@ export class ProfileWriter {
       ? `WITH r AS (SELECT * FROM ${record}),
 made AS (
   INSERT INTO ${schema}.users (user_id, external_id) SELECT user_id, external_id FROM r RETURNING user_id
-), written AS (
+),${this.hasAnalytics ? `
+analytics AS (
+  INSERT INTO ${schema}.engagement_analytics (analytics_id, user_id, total_messages)
+  SELECT md5('strata-analytics:' || user_id::text)::uuid, user_id, 0 FROM made
+),` : ''} written AS (
   INSERT INTO ${schema}.user_profiles AS p (user_id${list}) SELECT user_id${list} FROM r
   ON CONFLICT (user_id) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}, `).join('')}updated_at = now() WHERE ${differs('excluded')}
   RETURNING p.user_id
@@ -166,6 +177,9 @@ SELECT 0 AS created, ((SELECT count(*) FROM missing) + (SELECT count(*) FROM cha
       const decided = new Promise<boolean>((resolve) => { this.decide = resolve; });
       this.transaction = this.sql.begin(async (tx) => {
         await setTimeouts(tx, this.options);
+        const analytics = `${quoteIdent(this.options.schema)}.engagement_analytics`;
+        const [row] = await tx<{ ok: boolean }[]>`SELECT to_regclass(${analytics}) IS NOT NULL AS ok`;
+        this.hasAnalytics = row?.ok === true;
         opened({ tx });
         if (!(await decided)) throw new RollBack();
       });

@@ -37,6 +37,7 @@ describe('migrate import-profiles', () => {
     const result = await cli('import-profiles', fixtures, '--create-users', '--dry-run', '--json');
     expect(result.code).toBe(0);
     expect(result.json<Result>()).toMatchObject({ dryRun: true, imported: 3, created: 3, errors: [] });
+    expect(result.stderr).toContain('profiles: 3 users checked, 3 would be written, 0 unchanged (dry run)');
     expect(result.stderr).toContain('dry run: nothing was changed');
     expect((await db.current.sql`SELECT count(*)::int AS n FROM users`)[0]!.n).toBe(0);
   });
@@ -59,10 +60,24 @@ describe('migrate import-profiles', () => {
     expect(uuidUser!.profile).toEqual({}); // profile.md absent: column untouched
   });
 
+  it('users it creates get the engagement_analytics row 002 gives a user without messages: verify passes', async () => {
+    const verify = await cli('--bundled', 'verify', '--json');
+    expect(verify.code, verify.stdout).toBe(0);
+    const checks = verify.json<{ checks: { migration: string; check: string; ok: boolean }[] }>().checks;
+    expect(checks).toContainEqual(expect.objectContaining({ migration: '002_add_user_tables', check: 'one engagement_analytics row per user', ok: true }));
+    const rows = await db.current.sql`
+      SELECT u.external_id, a.analytics_id = md5('strata-analytics:' || u.user_id::text)::uuid AS derived_id, a.total_messages,
+             a.avg_response_time, a.last_activity, a.session_completion_rate, a.engagement_score, a.updated_at IS NOT NULL AS has_updated_at
+      FROM users u JOIN engagement_analytics a USING (user_id) ORDER BY u.external_id NULLS FIRST`;
+    const without = { derived_id: true, total_messages: 0, avg_response_time: null, last_activity: null, session_completion_rate: null, engagement_score: null, has_updated_at: true };
+    expect(rows).toEqual([null, 'fb_Zq8uL2mXk9aP3rT0yW1vB7nC4dE', 'tg_100231'].map((external_id) => ({ external_id, ...without })));
+  });
+
   it('is idempotent: a re-run counts everyone as unchanged', async () => {
     const result = await cli('import-profiles', fixtures, '--json');
     expect(result.code).toBe(0);
     expect(result.json<Result>()).toMatchObject({ imported: 0, unchanged: 3, created: 0 });
+    expect(result.stderr).toContain('profiles: 3 users checked, 0 written, 3 unchanged');
   });
 
   it('--verify passes, then lists a difference after someone edits the database (exit 1)', async () => {

@@ -413,10 +413,34 @@ describe('011_timezone_awareness with --assume-timezone, and what it refuses', (
     // The sample was re-keyed to the rewritten rows' xmins: verify compares them.
     const verify = await cli('verify', '--json');
     expect(verify.code, verify.stdout).toBe(0);
-    expect((await cli('down')).code).toBe(0);
-    // Down gives UTC wall-clock times (the SPEC's choice), not the New York ones the table had.
-    const back = await sql`SELECT id, to_char(at, 'YYYY-MM-DD HH24:MI') AS at FROM events ORDER BY id`;
-    expect(back.map((r) => [r.id, r.at])).toEqual([[1, '2024-01-15 17:00'], [2, '2024-07-15 16:00'], [3, '2024-03-10 07:30'], [4, null]]);
+  });
+
+  it('down converts back in the zone up read the values in: the original wall-clock times return, the tables rewritten and declared', async () => {
+    const [recorded] = await sql`SELECT DISTINCT assumed_zone FROM ${sql(RECORD)}`;
+    expect(recorded!.assumed_zone).toBe('America/New_York');
+    const refused = await cli('down');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toMatch(/destroys data in public\.events, public\.plain/);
+    const relfilenode = await node();
+    const dry = await cli('down', '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    const step = dry.json<RunDoc>().steps[0]!;
+    expect([...step.notices, ...(step.warnings ?? [])]).toContain('events: at → timestamp (America/New_York wall-clock); the table WILL BE REWRITTEN (USING … AT TIME ZONE)');
+    expect(step.statements.map((s) => s.sql)).toContain(`ALTER TABLE "public"."events" ALTER COLUMN "at" TYPE timestamp USING "at" AT TIME ZONE 'America/New_York'`);
+    expect(await node()).toBe(relfilenode);
+
+    const down = await cli('down', '--yes', '--json');
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.json<{ backups: string[] }>().backups).toHaveLength(1);
+    expect(await node()).not.toBe(relfilenode);
+    // 12:00 in New York was 17:00 UTC after up, and is 12:00 again. 02:30 on 2024-03-10 does not
+    // exist in New York (clocks jump from 02:00 to 03:00): up read it as 03:30 EDT, and so it stays.
+    const back = await sql`SELECT id, at::text AS at FROM events ORDER BY id`;
+    expect(back.map((r) => [r.id, r.at])).toEqual([[1, '2024-01-15 12:00:00'], [2, '2024-07-15 12:00:00'], [3, '2024-03-10 03:30:00'], [4, null]]);
+    const [plain] = await sql`SELECT at::text AS at FROM plain`;
+    expect(plain!.at).toBe('2024-01-15 12:00:00');
+    const [gone] = await sql`SELECT to_regclass(${RECORD}) IS NULL AS gone`;
+    expect(gone!.gone).toBe(true);
   });
 
   it('refuses a partition key column, whose type PostgreSQL cannot change, with nothing changed', async () => {

@@ -92,6 +92,18 @@ describe('reading a profiles directory', () => {
     expect(u2?.files.map((f) => f.column)).toEqual(['preferences', 'patterns']);
   });
 
+  it('names a folder whose name is not valid UTF-8, instead of failing to find it', async () => {
+    const dir = await makeProfileDir({ 'u1/profile.md': PROFILE, 'caf\uFFFD/profile.md': PROFILE }); // U+FFFD itself is valid UTF-8
+    const bad = Buffer.concat([Buffer.from(`${dir}${path.sep}tg_`), Buffer.from([0xff, 0x31]), Buffer.from('\xe9t\xe9', 'utf8')]);
+    await fs.mkdir(bad);
+    await fs.writeFile(Buffer.concat([bad, Buffer.from(`${path.sep}profile.md`)]), PROFILE);
+    const scan = await readProfileFolders(dir, asText);
+    expect(relativeErrors(dir, scan.errors)).toEqual([
+      'tg_\uFFFD1\u00e9t\u00e9: the folder name "tg_\\xFF1\u00e9t\u00e9" is not valid UTF-8: rename it (a user folder is named after its user\'s id, which is text)',
+    ]);
+    expect(scan.folders.map((f) => [f.name, f.errors])).toEqual([['caf\uFFFD', []], ['u1', []]]);
+  });
+
   it('throws a usage error when DIR is missing or a file', async () => {
     const missing = path.join(os.tmpdir(), 'strata-no-such-dir-4711');
     await expect(readProfileFolders(missing, asText)).rejects.toBeInstanceOf(UsageError);

@@ -157,6 +157,25 @@ describe('validation before writing', () => {
     expect(await profileOf(external)).toMatchObject({ profile: { name: 'Bo' } });
   });
 
+  it('a UUID folder name finds its external_id in any case (no duplicate user); two external_ids differing only in case are an error', async () => {
+    const upper = 'ABCDEF00-0000-4000-8000-00000000ABCD';
+    const sql = db.current.sql;
+    await sql`INSERT INTO ${sql(schema)}.users (user_id, external_id) VALUES (${mappedUserId(upper)}, ${upper})`;
+    const dir = await makeProfileDir({ [`${upper.toLowerCase()}/profile.md`]: PROFILE('Cy') });
+    expect(await run(dir, { createUsers: true })).toMatchObject({ imported: 1, created: 0, errors: [] });
+    expect(await profiles()).toMatchObject([{ user_id: mappedUserId(upper), external_id: upper, profile: { name: 'Cy' } }]);
+
+    const mixed = 'AbCdEf00-0000-4000-8000-00000000aBcD';
+    await sql`INSERT INTO ${sql(schema)}.users (user_id, external_id) VALUES (${mappedUserId(mixed)}, ${mixed})`;
+    const result = await run(dir, { createUsers: true });
+    expect(result).toMatchObject({ imported: 0, created: 0, skipped: 1 });
+    expect(result.errors).toEqual([{
+      path: path.join(dir, upper.toLowerCase()),
+      message: `external_ids "${upper}", "${mixed}" all match this folder (a UUID name matches in any case): make them one user, or rename the folder to the user_id of the one you mean`,
+    }]);
+    expect(await profiles()).toHaveLength(2);
+  });
+
   it('an invalid time zone is an error for that user; one wrong case gets a suggestion', async () => {
     await addUsers('u1', 'u2', 'u3');
     const dir = await makeProfileDir({
@@ -333,6 +352,21 @@ describe('writing', () => {
     // An unusable DIR is reported by the import, not when reading starts.
     const missing = readProfiles(path.join(FIXTURES, 'no-such-dir'));
     await expect(importProfiles(asStrataSql(db.current.sql), missing, options())).rejects.toThrow(/cannot read the profiles directory/);
+  });
+
+  it('its progress says what happened: users checked, written (or would be, in a dry run), unchanged', async () => {
+    await addUsers('u1', 'u2');
+    const dir = await makeProfileDir({ 'u1/profile.md': PROFILE('A'), 'u2/profile.md': PROFILE('B') });
+    const said: string[] = [];
+    const log = { info: (m: string) => { said.push(m); }, warn: () => {} };
+    const runLogged = async (overrides: Partial<ImportOptions>) => {
+      said.length = 0;
+      await importProfiles(asStrataSql(db.current.sql), dir, options(overrides), log);
+      return said.filter((m) => m.startsWith('profiles: ') && !m.endsWith('user folders'));
+    };
+    expect(await runLogged({ dryRun: true })).toEqual(['profiles: 2 users checked, 2 would be written, 0 unchanged (dry run)']);
+    expect(await runLogged({})).toEqual(['profiles: 2 users checked, 2 written, 0 unchanged']);
+    expect(await runLogged({})).toEqual(['profiles: 2 users checked, 0 written, 2 unchanged']);
   });
 
   it('a dry run of created users leaves no user behind', async () => {
