@@ -10,6 +10,9 @@
  * table owner suffices, foreign keys stay checked) and put each back in its own mode (ENABLE,
  * ENABLE ALWAYS, ENABLE REPLICA) before commit; being DDL in the same transaction, no other
  * session ever sees them disabled.
+ *
+ * The files are parsed with the settings the manifest says they were written with (copy-settings.ts),
+ * not the session's: a DMY DateStyle or another TimeZone must not change what is read.
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +22,7 @@ import { IntegrityError, MigrationFailed, StrataError } from '../errors.js';
 import { quoteQualified } from '../db/quote.js';
 import { serverVersion } from './catalog.js';
 import { copyInSql, observeCompletion, type AnySql, type ClientSql } from './copy.js';
+import { applyCopySettings } from './copy-settings.js';
 import { TableCopyError } from './copy-table.js';
 import { readManifest, type BackupManifest } from './manifest.js';
 import { displayName, type QualifiedName } from './names.js';
@@ -112,6 +116,8 @@ export async function restoreBackup(sql: ClientSql, dir: string, options: Restor
   try {
     return await inTransaction(sql, 'BEGIN', async (tx) => {
       await tx`SELECT pg_catalog.set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 5000}ms`}, true)`;
+      // Older backups record no settings: they were written with the session's, the best guess to read them with.
+      if (manifest.copySettings) await applyCopySettings(tx);
       const prepared = await prepareRestore(tx, entries);
       await lockTables(tx, prepared, options.truncate === true);
       if (options.truncate) await checkReferencingEmpty(tx, prepared.referencing);
