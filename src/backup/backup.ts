@@ -120,8 +120,9 @@ export async function backupInTransaction(tx: AnySql, tables: readonly TableRef[
   }
   if (withRows.length === 0) return { backup: undefined, skipped };
   const version = await serverVersion(tx);
-  // The caller's transaction: its own DateStyle, TimeZone… are back before its next statement.
-  const backup = await withCopySettings(tx, () => writeBackup(withRows, version.version, options, async (dir) => {
+  // The caller's transaction: its own DateStyle, TimeZone… are back as soon as the COPYs are done
+  // (inside writeBackup, so a failure to set them back fails the backup like any other).
+  const backup = await writeBackup(withRows, version.version, options, (dir) => withCopySettings(tx, async () => {
     const entries: ManifestTable[] = [];
     for (const table of withRows) {
       const entry = await copyTable(tx, table, dir, options);
