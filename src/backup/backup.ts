@@ -15,6 +15,7 @@ import {
 } from './backup-dir.js';
 import { hasRows, requireTables, resolveTables, serverVersion, type CatalogTable } from './catalog.js';
 import type { AnySql, ClientSql } from './copy.js';
+import { applyCopySettings, COPY_SETTINGS, withCopySettings } from './copy-settings.js';
 import { copyTable, copyTablesInParallel, TableCopyError, type Connect } from './copy-table.js';
 import type { SinkOptions } from './file-sink.js';
 import { inTransaction, isConnectionLost } from '../db/transaction.js';
@@ -84,6 +85,8 @@ export async function createBackup(sql: ClientSql, tables: readonly TableRef[], 
     return await inTransaction(sql, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
       // First: pg_table_size in the catalog query already waits for a lock held by another session.
       await tx`SELECT pg_catalog.set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 10_000}ms`}, true)`;
+      // Our own transaction: the COPY settings simply hold until its end (helpers set their own).
+      await applyCopySettings(tx);
       const found = await requireTables(tx, tables);
       await lockTables(tx, found);
       const version = await serverVersion(tx);
@@ -117,7 +120,9 @@ export async function backupInTransaction(tx: AnySql, tables: readonly TableRef[
   }
   if (withRows.length === 0) return { backup: undefined, skipped };
   const version = await serverVersion(tx);
-  const backup = await writeBackup(withRows, version.version, options, async (dir) => {
+  // The caller's transaction: its own DateStyle, TimeZone… are back as soon as the COPYs are done
+  // (inside writeBackup, so a failure to set them back fails the backup like any other).
+  const backup = await writeBackup(withRows, version.version, options, (dir) => withCopySettings(tx, async () => {
     const entries: ManifestTable[] = [];
     for (const table of withRows) {
       const entry = await copyTable(tx, table, dir, options);
@@ -125,7 +130,7 @@ export async function backupInTransaction(tx: AnySql, tables: readonly TableRef[
       await options.onTable?.(entry);
     }
     return entries;
-  });
+  }));
   return { backup, skipped };
 }
 
@@ -162,6 +167,7 @@ async function writeBackup(
       reason: options.reason,
       database: options.database,
       serverVersion: version,
+      copySettings: { ...COPY_SETTINGS },
       tables: entries,
     };
     await writeManifest(dir.incomplete, manifest);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { quoteLiteral, quoteQualified } from '../db/quote.js';
 import type { CatalogTable } from './catalog.js';
 import { abandonCopyOut, copyOutSql, releaseSocket, RunningCopy, type AnySql, type ClientSql } from './copy.js';
+import { applyCopySettings } from './copy-settings.js';
 import { writeStreamToFile, type SinkOptions } from './file-sink.js';
 import { inTransaction } from '../db/transaction.js';
 import type { ManifestTable } from './manifest.js';
@@ -130,6 +131,8 @@ async function helper(
   try {
     await inTransaction(sql, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
       await tx.unsafe(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
+      // Each connection has its session's own DateStyle, TimeZone…: the files must not depend on them.
+      await applyCopySettings(tx);
       for (let table = queue.shift(); table && !state.failed; table = queue.shift()) {
         if (await lockNowait(tx, table)) await run(tx, table);
         else handedBack.push(table);

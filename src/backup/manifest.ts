@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { IntegrityError } from '../errors.js';
 import { INCOMPLETE_SUFFIX } from './backup-dir.js';
+import { COPY_SETTING_NAMES, COPY_SETTINGS } from './copy-settings.js';
 import { displayName, parseTableRef, tableFileName } from './names.js';
 
 /** File name of the manifest inside a backup directory. */
@@ -32,12 +33,17 @@ const tableSchema = z.object({
   columns: z.array(columnSchema),
 });
 
+// Absent in backups written before the settings were fixed: those were written with the session's own.
+const copySettingsSchema = z.partialRecord(z.enum(COPY_SETTING_NAMES), z.string()).optional();
+
 const manifestSchema = z.object({
   formatVersion: z.literal(1).optional(),
   createdAt: z.iso.datetime(),
   reason: z.string(),
   database: z.string(),
   serverVersion: z.string(),
+  /** The settings the files were written with (see copy-settings.ts); a restore parses with the same. */
+  copySettings: copySettingsSchema,
   tables: z.array(tableSchema),
 });
 
@@ -97,6 +103,7 @@ export async function readManifest(dir: string): Promise<BackupManifest> {
   }
   const manifest = { ...parsed.data, tables: parsed.data.tables.map((entry) => completeEntry(file, entry)) };
   checkConsistency(file, manifest);
+  checkCopySettings(file, manifest.copySettings);
   return manifest;
 }
 
@@ -109,6 +116,22 @@ function completeEntry(file: string, entry: z.infer<typeof tableSchema>): Manife
     ({ schema, name } = { schema: parsed.schema, name: parsed.name });
   }
   return { ...entry, schema, name, file: entry.file ?? tableFileName({ schema, name }) };
+}
+
+/**
+ * Recorded settings must be the ones this version parses with: another DateStyle or encoding would
+ * read the same bytes as other values, and the checksums (of the files, not of the manifest) could
+ * not tell.
+ */
+function checkCopySettings(file: string, recorded: BackupManifest['copySettings']): void {
+  if (recorded === undefined) return;
+  const differing = COPY_SETTING_NAMES.filter((name) => recorded[name] !== COPY_SETTINGS[name]);
+  if (differing.length > 0) {
+    const shown = differing.map((name) => `${name} ${recorded[name] === undefined ? 'missing' : JSON.stringify(recorded[name])} (expected ${JSON.stringify(COPY_SETTINGS[name])})`);
+    throw new IntegrityError(`${file}: the files were written with COPY settings this version does not read: ${shown.join(', ')}`, {
+      hint: 'restore it with the strata version that wrote it; nothing was loaded',
+    });
+  }
 }
 
 /** Names must agree with each other, so a manifest can never point at a file outside its directory. */

@@ -100,7 +100,8 @@ export function displayName(table: QualifiedName): string {
   return `${displayPart(table.schema)}.${displayPart(table.name)}`;
 }
 
-function displayPart(part: string): string {
+/** One identifier as `displayName` shows it: bare when plain lowercase, else double-quoted. */
+export function displayPart(part: string): string {
   return PLAIN.test(part) ? part : `"${part.replace(/"/g, '""')}"`;
 }
 

@@ -17,10 +17,15 @@ export interface LiveTable extends QualifiedName {
 
 /** A foreign key: `child` references `parent` (both oids). */
 export interface ForeignKey {
+  /** The constraint's oid. */
+  oid: string;
   child: string;
   parent: string;
   name: string;
   childTable: QualifiedName;
+  parentTable: QualifiedName;
+  /** DEFERRABLE: `SET CONSTRAINTS … DEFERRED` moves its check to the end of the transaction. */
+  deferrable: boolean;
 }
 
 /** A user trigger that is enabled (`O`, `A` always, `R` replica). */
@@ -51,14 +56,19 @@ export async function liveTables(sql: AnySql, names: readonly QualifiedName[]): 
 
 /** Every top-level foreign key of the database (partition clones left out: their parent stands for them). */
 export async function foreignKeys(sql: AnySql): Promise<ForeignKey[]> {
-  const rows = await sql<{ child: string; parent: string; name: string; schema: string; table: string }[]>`
-    SELECT con.conrelid::text AS child, con.confrelid::text AS parent, con.conname AS name,
-           n.nspname AS schema, c.relname AS table
+  const rows = await sql<{ oid: string; child: string; parent: string; name: string; schema: string; table: string; pschema: string; ptable: string; deferrable: boolean }[]>`
+    SELECT con.oid::text AS oid, con.conrelid::text AS child, con.confrelid::text AS parent, con.conname AS name,
+           n.nspname AS schema, c.relname AS table, pn.nspname AS pschema, pc.relname AS ptable, con.condeferrable AS deferrable
       FROM pg_catalog.pg_constraint con
       JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
+      JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
      WHERE con.contype = 'f' AND con.conparentid = 0`;
-  return rows.map((r) => ({ child: r.child, parent: r.parent, name: r.name, childTable: { schema: r.schema, name: r.table } }));
+  return rows.map((r) => ({
+    oid: r.oid, child: r.child, parent: r.parent, name: r.name, deferrable: r.deferrable,
+    childTable: { schema: r.schema, name: r.table }, parentTable: { schema: r.pschema, name: r.ptable },
+  }));
 }
 
 /** Enabled user triggers (not the internal ones behind foreign keys) of the tables and their partitions. */

@@ -1,7 +1,7 @@
 /**
  * What a restore would do, worked out against the live database (SPEC §6): which tables of the
- * manifest, in foreign-key order (parents first), whether they still exist with the backed-up
- * columns, and — with `truncate` — which tables outside the restore reference them and must be
+ * manifest, in foreign-key order (parents first; reference cycles: see restore-cycles.ts), whether
+ * they still exist with the backed-up columns, and — with `truncate` — which tables outside the restore reference them and must be
  * empty (they are emptied with them; nothing is ever truncated by CASCADE).
  */
 import { MigrationFailed, UsageError } from '../errors.js';
@@ -10,6 +10,7 @@ import type { AnySql } from './copy.js';
 import type { ManifestTable } from './manifest.js';
 import { displayName, parseTableRef, type QualifiedName } from './names.js';
 import { foreignKeys, liveTables, type ForeignKey, type LiveTable } from './restore-catalog.js';
+import { orderForLoad, requireUncheckedAllowed } from './restore-cycles.js';
 
 /** Options of `planRestore` / `restoreBackup`. */
 export interface RestoreOptions {
@@ -49,6 +50,10 @@ export interface PreparedRestore {
   tables: PlannedTable[];
   /** Tables outside the restore that reference restored ones (with `truncate`: emptied with them). */
   referencing: ReferencingTable[];
+  /** DEFERRABLE keys of a reference cycle whose child loads first: deferred, checked at COMMIT. */
+  deferred: ForeignKey[];
+  /** Keys of a cycle that are not DEFERRABLE and whose child loads first: loaded unchecked, then checked by query (see restore-cycles.ts). */
+  unchecked: ForeignKey[];
 }
 
 /** Picks the manifest entries `--table` names (all when none); unknown names are a `UsageError`. */
@@ -82,7 +87,9 @@ export async function prepareRestore(sql: AnySql, entries: ManifestTable[]): Pro
   const planned = entries.map((entry, i) => ({ entry, live: live[i] as LiveTable }));
   for (const table of planned) checkColumns(table);
   const fks = await foreignKeys(sql);
-  return { tables: loadOrder(planned, fks), referencing: referencingClosure(planned, fks) };
+  const { order, deferred, unchecked, cycles } = orderForLoad(planned, (t) => t.live.oid, (t) => t.live, fks);
+  await requireUncheckedAllowed(sql, unchecked, cycles);
+  return { tables: order, referencing: referencingClosure(planned, fks), deferred, unchecked };
 }
 
 /** Every backed-up column must still exist and be writable. */
@@ -97,26 +104,6 @@ function checkColumns({ entry, live }: PlannedTable): void {
     }
     if (now.generated) throw new MigrationFailed(`restore: ${entry.table}.${column.name} is now a generated column and cannot be loaded; nothing was loaded`);
   }
-}
-
-/** Parents first (Kahn's algorithm, stable in manifest order); a cycle is broken in manifest order (deferrable keys are checked at commit). */
-export function loadOrder(tables: PlannedTable[], fks: ForeignKey[]): PlannedTable[] {
-  const index = new Map(tables.map((t, i) => [t.live.oid, i]));
-  const parents = tables.map(() => new Set<number>());
-  for (const fk of fks) {
-    const child = index.get(fk.child);
-    const parent = index.get(fk.parent);
-    if (child !== undefined && parent !== undefined && child !== parent) parents[child]?.add(parent);
-  }
-  const done = new Set<number>();
-  const order: PlannedTable[] = [];
-  while (order.length < tables.length) {
-    let next = tables.findIndex((_, i) => !done.has(i) && [...(parents[i] ?? [])].every((p) => done.has(p)));
-    if (next < 0) next = tables.findIndex((_, i) => !done.has(i));
-    done.add(next);
-    order.push(tables[next] as PlannedTable);
-  }
-  return order;
 }
 
 /** Tables outside the restore that reference a restored table, directly or through each other. */

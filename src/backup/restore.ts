@@ -9,7 +9,12 @@
  * that check foreign keys. We disable each enabled *user* trigger by name (`DISABLE TRIGGER name`:
  * table owner suffices, foreign keys stay checked) and put each back in its own mode (ENABLE,
  * ENABLE ALWAYS, ENABLE REPLICA) before commit; being DDL in the same transaction, no other
- * session ever sees them disabled.
+ * session ever sees them disabled. Foreign keys inside a reference cycle are the exception
+ * (restore-cycles.ts): deferred when DEFERRABLE, else (superuser only) their check triggers are off
+ * for the load and every row is checked against them by query before COMMIT.
+ *
+ * The files are parsed with the settings the manifest says they were written with (copy-settings.ts),
+ * not the session's: a DMY DateStyle or another TimeZone must not change what is read.
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -19,10 +24,12 @@ import { IntegrityError, MigrationFailed, StrataError } from '../errors.js';
 import { quoteQualified } from '../db/quote.js';
 import { serverVersion } from './catalog.js';
 import { copyInSql, observeCompletion, type AnySql, type ClientSql } from './copy.js';
+import { applyCopySettings } from './copy-settings.js';
 import { TableCopyError } from './copy-table.js';
 import { readManifest, type BackupManifest } from './manifest.js';
-import { displayName, type QualifiedName } from './names.js';
-import { columnSequences, countRows, resetSequence, triggerToggles, userTriggers } from './restore-catalog.js';
+import { displayName, displayPart, type QualifiedName } from './names.js';
+import { columnSequences, countRows, resetSequence, triggerToggles, userTriggers, type ForeignKey } from './restore-catalog.js';
+import { checkForeignKey, foreignKeyCheckTriggers } from './restore-cycles.js';
 import {
   checkReferencingEmpty, prepareRestore, selectEntries, type PlannedTable, type PreparedRestore, type RestoreOptions,
 } from './restore-plan.js';
@@ -65,6 +72,10 @@ export interface RestoreResult {
   triggersDisabled: number;
   /** Sequences moved past the restored values. */
   sequencesReset: number;
+  /** DEFERRABLE foreign keys of a reference cycle, deferred: PostgreSQL checks them at COMMIT (`schema.table.constraint`). */
+  foreignKeysDeferred: string[];
+  /** Foreign keys of a cycle that are not DEFERRABLE: loaded with their check off, then every row checked by strata. */
+  foreignKeysChecked: string[];
 }
 
 /**
@@ -108,10 +119,12 @@ export async function restoreBackup(sql: ClientSql, dir: string, options: Restor
   await checkListing(dir, manifest);
   const entries = selectEntries(manifest.tables, options);
   for (const entry of manifest.tables) if (!entries.includes(entry)) await verifyFile(dir, entry);
-  if (entries.length === 0) return { dir, tables: [], truncated: [], triggersDisabled: 0, sequencesReset: 0 };
+  if (entries.length === 0) return { dir, tables: [], truncated: [], triggersDisabled: 0, sequencesReset: 0, foreignKeysDeferred: [], foreignKeysChecked: [] };
   try {
     return await inTransaction(sql, 'BEGIN', async (tx) => {
       await tx`SELECT pg_catalog.set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 5000}ms`}, true)`;
+      // Older backups record no settings: they were written with the session's, the best guess to read them with.
+      if (manifest.copySettings) await applyCopySettings(tx);
       const prepared = await prepareRestore(tx, entries);
       await lockTables(tx, prepared, options.truncate === true);
       if (options.truncate) await checkReferencingEmpty(tx, prepared.referencing);
@@ -136,8 +149,10 @@ async function load(tx: AnySql, dir: string, prepared: PreparedRestore, options:
   // The emptied tables too: their ON TRUNCATE triggers are user triggers as well.
   const triggers = await userTriggers(tx, [...restored, ...emptied].map((t) => t.oid));
   const toggles = triggers.map(triggerToggles);
-  for (const toggle of toggles) await tx.unsafe(toggle.disable);
-  // Deferrable foreign keys are checked at commit, so tables in a reference cycle can load.
+  // Keys of a cycle that are not DEFERRABLE (prepareRestore made sure we are superuser): checked by query below.
+  const keyToggles = (await foreignKeyCheckTriggers(tx, prepared.unchecked)).map(triggerToggles);
+  for (const toggle of [...toggles, ...keyToggles]) await tx.unsafe(toggle.disable);
+  // DEFERRABLE keys are checked when the load is done, so tables in a reference cycle can load.
   await tx`SET CONSTRAINTS ALL DEFERRED`;
   if (options.truncate) {
     await options.beforeTruncate?.(tx, [...restored, ...emptied]);
@@ -150,7 +165,8 @@ async function load(tx: AnySql, dir: string, prepared: PreparedRestore, options:
     loaded.push({ table: table.entry.table, rows });
     options.onTable?.({ table: table.entry.table, rows });
   }
-  for (const toggle of toggles) await tx.unsafe(toggle.restore);
+  for (const toggle of [...toggles, ...keyToggles]) await tx.unsafe(toggle.restore);
+  for (const key of prepared.unchecked) await checkForeignKey(tx, key);
   // setval is not transactional: only once every table loaded.
   const sequences = await columnSequences(tx, restored.map((t) => t.oid));
   const byOid = new Map(restored.map((t) => [t.oid, t]));
@@ -161,7 +177,14 @@ async function load(tx: AnySql, dir: string, prepared: PreparedRestore, options:
     truncated: options.truncate ? [...prepared.tables.map((t) => t.entry.table), ...emptied.map(displayName)] : [],
     triggersDisabled: toggles.length,
     sequencesReset: sequences.length,
+    foreignKeysDeferred: prepared.deferred.map(keyName),
+    foreignKeysChecked: prepared.unchecked.map(keyName),
   };
+}
+
+/** `public.cx.cx_y_id_fkey`. */
+function keyName(key: ForeignKey): string {
+  return `${displayName(key.childTable)}.${displayPart(key.name)}`;
 }
 
 /** One TRUNCATE for all (no CASCADE: a forgotten referencing table makes it fail instead of emptying it). */

@@ -42,9 +42,10 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
     });
   }).finally(() => progress.stop());
   if (out.json) {
-    out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset });
+    out.document({ dir: path.relative(ctx.cwd, result.dir) || result.dir, tables: result.tables, truncated: result.truncated, backups, triggersDisabled: result.triggersDisabled, sequencesReset: result.sequencesReset, foreignKeysDeferred: result.foreignKeysDeferred, foreignKeysChecked: result.foreignKeysChecked });
   } else {
     for (const t of result.tables) out.result(`${t.table}: ${groupDigits(t.rows)} rows restored`);
+    if (result.foreignKeysChecked.length > 0) out.result(`reference cycle: ${result.foreignKeysChecked.join(', ')} loaded with the check off, then every row checked before COMMIT`);
     if (backups.length > 0) out.result(`emptied tables were backed up first to ${backups.join(', ')}`);
     out.result(`restore complete: ${result.tables.length} table${result.tables.length === 1 ? '' : 's'} loaded in one transaction${result.sequencesReset ? `, ${result.sequencesReset} sequences reset` : ''}`);
   }
