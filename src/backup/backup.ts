@@ -113,11 +113,16 @@ export async function backupInTransaction(tx: AnySql, tables: readonly TableRef[
   } else {
     found = await requireTables(tx, tables);
   }
-  const withRows: CatalogTable[] = [];
-  for (const table of found) {
-    if (await hasRows(tx, table)) withRows.push(table);
-    else skipped.push({ table: displayName(table), reason: 'empty' });
-  }
+  // Under the COPY settings (row_security off among them): a table whose rows a policy hides from
+  // this role must not pass for empty — the check fails loudly instead, like the COPY would.
+  const withRows = await withCopySettings(tx, async () => {
+    const holding: CatalogTable[] = [];
+    for (const table of found) {
+      if (await hasRows(tx, table)) holding.push(table);
+      else skipped.push({ table: displayName(table), reason: 'empty' });
+    }
+    return holding;
+  });
   if (withRows.length === 0) return { backup: undefined, skipped };
   const version = await serverVersion(tx);
   // The caller's transaction: its own DateStyle, TimeZone… are back as soon as the COPYs are done

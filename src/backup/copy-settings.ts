@@ -17,12 +17,15 @@
  * - `lc_monetary 'C'`: `money` text depends on it (PostgreSQL's manual warns dumps of money are
  *   locale-sensitive); the same locale on both sides reads back the same amount.
  * - `xmloption 'content'`: parses every xml value a column can hold (document values are content too).
+ * - `row_security 'off'`: as pg_dump, a COPY that row-level security would filter fails instead of
+ *   silently backing up only the rows this role may see (a role under a policy could otherwise
+ *   back up nothing of a table and then drop it).
  */
 import type { AnySql } from './copy.js';
 
 /** Names of the settings fixed for COPY. */
 export const COPY_SETTING_NAMES = [
-  'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'TimeZone', 'client_encoding', 'lc_monetary', 'xmloption',
+  'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'TimeZone', 'client_encoding', 'lc_monetary', 'xmloption', 'row_security',
 ] as const;
 
 /** A fixed setting's name. */
@@ -41,6 +44,7 @@ export const COPY_SETTINGS: CopySettings = Object.freeze({
   client_encoding: 'UTF8',
   lc_monetary: 'C',
   xmloption: 'content',
+  row_security: 'off',
 });
 
 /**

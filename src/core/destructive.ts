@@ -97,15 +97,21 @@ async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Found
   // plain table whose heap has no page holds no row, committed or not (an insert extends it
   // first): only the others need an EXISTS — partitioned and foreign tables always do.
   const names = refs.map((ref) => quoteLiteral(ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name)));
-  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name, NULL::boolean AS has_rows, c.oid::int8 AS oid,
+  // A table whose rows row-level security may hide from this role counts as holding rows: an
+  // EXISTS could see none of them (the backup's COPY then runs with row_security off, and fails
+  // loudly rather than back up a filtered table, backup/copy-settings.ts).
+  const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name,
+      CASE WHEN c.relrowsecurity AND (c.relforcerowsecurity OR c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+            AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN true END AS has_rows, c.oid::int8 AS oid,
       c.relkind = 'r' AND pg_relation_size(c.oid) = 0 AS surely_empty
     FROM unnest(ARRAY[${names.join(', ')}]::text[]) WITH ORDINALITY AS r(name, i)
     JOIN pg_class c ON c.oid = to_regclass(r.name) JOIN pg_namespace n ON n.oid = c.relnamespace`);
   const byRef = new Map(found.filter((r) => r.schema && r.name).map((r) => [r.ref, r]));
-  const toCheck = [...byRef.values()].filter((r) => r.surely_empty !== true);
+  const hidden = [...byRef.values()].filter((r) => r.has_rows === true && r.surely_empty !== true);
+  const toCheck = [...byRef.values()].filter((r) => r.surely_empty !== true && r.has_rows !== true);
   const rows = toCheck.length === 0 ? [] : await sql.unsafe<CatalogRow[]>(toCheck.map((r) =>
     `SELECT ${r.ref} AS ref, NULL::text AS schema, NULL::text AS name, EXISTS (SELECT 1 FROM ${quoteQualified(r.schema!, r.name!)}) AS has_rows`).join('\nUNION ALL\n'));
-  const hasRows = new Map(rows.map((r) => [r.ref, r.has_rows === true]));
+  const hasRows = new Map([...rows, ...hidden].map((r) => [r.ref, r.has_rows === true]));
   return refs.map((ref, i) => {
     const hit = byRef.get(i);
     return hit
