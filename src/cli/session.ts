@@ -84,6 +84,14 @@ function assertDirectory(dir: string, shown: string): void {
   if (!stat.isDirectory()) throw new UsageError(`migrations directory ${shown} is not a directory`, { hint: 'pass the directory that holds the NNN_name migrations' });
 }
 
+/** One warning line for URL parameters strata ignores (db/url.ts, parseDatabaseUrl). */
+export function warnIgnoredParams(ctx: CommandContext, parts: ConnectionParts): void {
+  if (!parts.ignored?.length) return;
+  const names = parts.ignored.map((name) => `"${name}"`).join(', ');
+  const connectTimeout = parts.ignored.includes('connect_timeout') ? '; use --connect-timeout S' : '';
+  ctx.out.warn(`ignoring database URL parameter${parts.ignored.length === 1 ? '' : 's'} ${names} (strata reads host, port, dbname, user, password, sslmode, application_name, options${connectTimeout})`);
+}
+
 /** Starts the embedded server if needed and says so on stderr (SPEC §2). */
 async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
   const { projectLayout, startEmbedded } = await import('../db/embedded.js');
@@ -97,6 +105,7 @@ async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
 /** Opens the run's connection; search_path starts with the target schema. */
 export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<Database> {
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
+  warnIgnoredParams(ctx, parts);
   ctx.out.addPublicWords([parts.user, parts.database]);
   ctx.out.addSecret(parts.password);
   const schema = ctx.settings.schema;
