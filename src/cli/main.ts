@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import type * as CommanderModule from 'commander';
 import type { Command, OutputConfiguration } from 'commander';
 import { ExitCode, StrataError, UsageError } from '../errors.js';
-import { parseGlobalOptions } from './options.js';
+import { assertFlagsApply, parseGlobalOptions, PHASE_COMMAND } from './options.js';
 import { Output } from './output.js';
 import type { CommandContext } from './session.js';
 
@@ -34,21 +34,21 @@ function globalOptions(program: Command, Option: Commander['Option']): void {
     .option('--history-table <name>', 'history table name', 'schema_migrations')
     .option('--json', 'print one JSON document on stdout')
     .option('--no-color', 'no colour (also NO_COLOR)')
-    .option('--lock-timeout <ms>', 'wait this long for another run to finish', '10000')
-    .option('--connect-timeout <s>', 'connection timeout in seconds', '10')
-    .option('--ddl-lock-timeout <ms>', 'lock_timeout for every migration statement', '5000')
-    .option('--retries <n>', 'retries of a migration that hit lock_timeout', '3')
-    .option('--statement-timeout <ms>', 'statement_timeout (dry runs default to 60000)')
+    .option('--lock-timeout <ms>', 'wait this long for another run to finish (0: do not wait)', '10000')
+    .option('--connect-timeout <s>', 'connection timeout in seconds (0: no limit)', '10')
+    .option('--ddl-lock-timeout <ms>', 'lock_timeout for every migration statement (0: no limit, as in PostgreSQL)', '5000')
+    .option('--retries <n>', 'retries of a migration that hit lock_timeout (0 … 10)', '3')
+    .option('--statement-timeout <ms>', 'statement_timeout (0: no limit; dry runs default to 60000)')
     .option('--bundled', 'use the bundled coaching-schema migrations')
     .option('--embedded', 'use the embedded PostgreSQL in .strata/pgdata')
     .option('-y, --yes', 'confirm destructive steps (required without a terminal)')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'more detail, stack traces on errors')
-    .option('--dry-run', 'rehearse in a transaction that is rolled back')
-    .option('--rollback', 'with PHASE: revert down to and including PHASE')
-    .option('--allow-changed', 'run even if applied migrations were edited (still listed)')
-    .option('--no-backup', 'skip automatic backups before destructive steps (needs --yes)')
-    .option('--backup-dir <dir>', 'backup root directory', 'backups')
+    .option('--dry-run', 'PHASE, up, down, import-profiles, baseline: rehearse in a transaction that is rolled back')
+    .option('--rollback', 'PHASE, plan: revert down to and including PHASE')
+    .option('--allow-changed', 'PHASE, up, down: run even if applied migrations were edited (still listed)')
+    .option('--no-backup', 'PHASE, up, down, restore: skip automatic backups before destructive steps (needs --yes)')
+    .option('--backup-dir <dir>', 'backup root directory (automatic backups, backup, restore --truncate)', 'backups')
     .addOption(new Option('--assume-timezone <zone>', '011: read timestamp values as this zone (default UTC)'));
 }
 
@@ -56,8 +56,12 @@ function globalOptions(program: Command, Option: Commander['Option']): void {
 type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
 type AnyHandler = (ctx: CommandContext, ...args: unknown[]) => Promise<number>;
 
-/** Runs a command module with the settings of its (merged global) options; resolves with its exit code. */
-async function runCommand(name: string, raw: Record<string, unknown>, env: NodeJS.ProcessEnv, load: () => Promise<{ run: Handler }>, args: unknown[]): Promise<number> {
+/**
+ * Runs a command module with the settings of its (merged global) options; resolves with its exit
+ * code. `given`: the long spellings of the program's options given on the command line.
+ */
+async function runCommand(name: string, raw: Record<string, unknown>, env: NodeJS.ProcessEnv, load: () => Promise<{ run: Handler }>, args: unknown[], given: readonly string[]): Promise<number> {
+  assertFlagsApply(name === 'migrate' ? PHASE_COMMAND : name, given, typeof args[0] === 'string' ? args[0] : undefined);
   const settings = parseGlobalOptions(raw, env);
   const out = await new Output({ json: settings.json, quiet: settings.quiet, verbose: settings.verbose, color: settings.color }).init();
   const ctx: CommandContext = {
@@ -104,13 +108,15 @@ export function statusFastPath(args: readonly string[]): Record<string, unknown>
   return operands === 1 ? raw : undefined;
 }
 
-/** Boolean global options: spelling → [key, value], as commander sets them. */
+/**
+ * Boolean global options: spelling → [key, value], as commander sets them. The options that do not
+ * apply to status (--dry-run, --rollback, --allow-changed, --no-backup) are not here: commander's
+ * path refuses them (options.ts, assertFlagsApply), so the fast path never has to.
+ */
 const BOOLEAN_FLAGS = new Map<string, [string, boolean]>([
   ['--json', ['json', true]], ['--no-color', ['color', false]], ['--bundled', ['bundled', true]],
   ['--embedded', ['embedded', true]], ['-y', ['yes', true]], ['--yes', ['yes', true]],
   ['-q', ['quiet', true]], ['--quiet', ['quiet', true]], ['-v', ['verbose', true]], ['--verbose', ['verbose', true]],
-  ['--dry-run', ['dryRun', true]], ['--rollback', ['rollback', true]], ['--allow-changed', ['allowChanged', true]],
-  ['--no-backup', ['backup', false]],
 ]);
 
 /** Global options that take a value: spelling → key. */
@@ -127,8 +133,11 @@ const OPTION_DEFAULTS: Readonly<Record<string, unknown>> = {
   ddlLockTimeout: '5000', retries: '3', backup: true, backupDir: 'backups',
 };
 
-/** What an action hands over: the command's name, its merged options, its module and arguments. */
-type Dispatch = (name: string, raw: Record<string, unknown>, load: () => Promise<{ run: Handler }>, args: unknown[]) => Promise<void>;
+/**
+ * What an action hands over: the command's name, its merged options, its module and arguments, and
+ * the long spellings of the program's options given on the command line (not defaults).
+ */
+type Dispatch = (name: string, raw: Record<string, unknown>, load: () => Promise<{ run: Handler }>, args: unknown[], given: string[]) => Promise<void>;
 
 /** Builds the program; every action goes to `dispatch`. */
 function buildProgram({ Command, Option }: Commander, dispatch: Dispatch, output: OutputConfiguration): Command {
@@ -145,7 +154,8 @@ function buildProgram({ Command, Option }: Commander, dispatch: Dispatch, output
   const action = (load: () => Promise<{ run: Handler }>, pick: (args: unknown[]) => unknown[] = (a) => a) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
-      await dispatch(command.name(), command.optsWithGlobals(), load, pick(args.slice(0, -1)));
+      const given = program.options.filter((o) => o.long && program.getOptionValueSource(o.attributeName()) === 'cli').map((o) => o.long!);
+      await dispatch(command.name(), command.optsWithGlobals(), load, pick(args.slice(0, -1)), given);
     };
 
   program.argument('[phase]', 'apply up to PHASE (with --rollback: revert down to it)')
@@ -153,6 +163,8 @@ function buildProgram({ Command, Option }: Commander, dispatch: Dispatch, output
       run: (ctx: CommandContext, phase: unknown) => {
         if (phase === undefined) {
           if (ctx.settings.rollback) throw new UsageError('--rollback needs a PHASE (or use migrate down)');
+          // With --json the one document on stdout is the error; the help text is for people.
+          if (ctx.out.json) throw new UsageError('no command or phase given', { hint: 'see migrate --help' });
           program.outputHelp({ error: true });
           return Promise.resolve(ExitCode.usage);
         }
@@ -250,7 +262,20 @@ export function reportError(out: Output, error: unknown): number {
 export function runStatusFastPath(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Promise<number> | undefined {
   const fast = statusFastPath(argv.slice(2));
   if (!fast) return undefined;
-  return runCommand('status', fast, env, loadStatus, []).catch((error: unknown) => reportError(earlyOutput(argv, env), error));
+  // No flag of the fast path is one that could not apply to status (see BOOLEAN_FLAGS).
+  return runCommand('status', fast, env, loadStatus, [], []).catch((error: unknown) => reportError(earlyOutput(argv, env), error));
+}
+
+/**
+ * `migrate status --truncate`: commander says "unknown option"; say that it is an option of another
+ * command (restore), and which command it does not apply to. Undefined for options no command has.
+ */
+function optionOfAnotherCommand(program: Command, subcommand: string | undefined, message: string): UsageError | undefined {
+  const flag = /'(-[^'=]+)/.exec(message)?.[1];
+  if (!flag) return undefined;
+  const owners = program.commands.filter((c) => c.name() !== subcommand && c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name());
+  if (owners.length === 0) return undefined;
+  return new UsageError(`${flag} does not apply to migrate ${subcommand ?? 'PHASE'}`, { hint: `${flag} is an option of migrate ${owners.join(', ')}` });
 }
 
 /** Runs the CLI; resolves with the exit code (bin/migrate sets process.exitCode). */
@@ -262,17 +287,23 @@ export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv
   const commander = await import('commander');
   const { CommanderError } = commander;
   let commanderMessage = '';
-  const program = buildProgram(commander, async (name, raw, load, args) => { code = await runCommand(name, raw, env, load, args); }, {
+  const program = buildProgram(commander, async (name, raw, load, args, given) => { code = await runCommand(name, raw, env, load, args, given); }, {
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => process.stderr.write(s),
     // Kept, not printed: reportError prints it once, in strata's format (or as the JSON document).
     outputError: (s) => { commanderMessage = s.replace(/^error:\s*/, '').trim(); },
   });
+  let subcommand: string | undefined;
+  program.hook('preSubcommand', (_program, sub) => { subcommand = sub.name(); });
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help, --version
+      if (error.code === 'commander.unknownOption') {
+        const misplaced = optionOfAnotherCommand(program, subcommand, commanderMessage || error.message);
+        if (misplaced) return reportError(out, misplaced);
+      }
       const known = program.commands.some((c) => c.name() === program.args[0]);
       if (error.code === 'commander.excessArguments' && program.args.length > 1 && !known) {
         // `migrate frobnicate x`: the first word was taken as a PHASE with one argument too many.

@@ -15,10 +15,14 @@ export interface GlobalSettings {
   historyTable: string;
   json: boolean;
   color: boolean;
+  /** --lock-timeout: how long to wait for the run lock; 0 = do not wait. */
   lockTimeout: number;
+  /** --connect-timeout in seconds; 0 = no limit (as libpq's connect_timeout). */
   connectTimeout: number;
+  /** --ddl-lock-timeout: PostgreSQL's lock_timeout for migration statements; 0 = no limit. */
   ddlLockTimeout: number;
   retries: number;
+  /** --statement-timeout: PostgreSQL's statement_timeout; 0 = no limit. */
   statementTimeout: number | undefined;
   bundled: boolean;
   embedded: boolean;
@@ -34,14 +38,33 @@ export interface GlobalSettings {
   assumeTimezone: string | undefined;
 }
 
-function wholeNumber(raw: unknown, flag: string, fallback: number): number;
-function wholeNumber(raw: unknown, flag: string, fallback: undefined): number | undefined;
-function wholeNumber(raw: unknown, flag: string, fallback: number | undefined): number | undefined {
-  if (raw === undefined) return fallback;
-  const n = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(String(raw)) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`invalid ${flag} "${String(raw)}": expected a whole number ≥ 0`);
+/** PostgreSQL's limit for millisecond settings (lock_timeout, statement_timeout: a 32-bit int). */
+export const MAX_MILLISECONDS = 2_147_483_647;
+/** Node's timers hold at most 2^31 - 1 ms: the longest --connect-timeout that still means what it says. */
+export const MAX_CONNECT_SECONDS = Math.floor(MAX_MILLISECONDS / 1000);
+/** Backoff doubles from 1 s: the 10th retry already waits 512 s (17 minutes of waiting in all). */
+export const MAX_RETRIES = 10;
+
+/** A whole number from `min` to `max` (digits only: no signs, exponents, hex or fractions). */
+export function wholeNumber(raw: unknown, flag: string, range: { min: number; max: number; unit?: string }): number {
+  const text = String(raw).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
+    const what = range.unit ? `${range.unit} from ${range.min} to ${range.max}` : `a whole number from ${range.min} to ${range.max}`;
+    throw new UsageError(`invalid ${flag} "${String(raw)}": expected ${what}`);
+  }
   return n;
 }
+
+function optionalNumber(raw: unknown, flag: string, fallback: number, range: { min: number; max: number; unit?: string }): number;
+function optionalNumber(raw: unknown, flag: string, fallback: undefined, range: { min: number; max: number; unit?: string }): number | undefined;
+function optionalNumber(raw: unknown, flag: string, fallback: number | undefined, range: { min: number; max: number; unit?: string }): number | undefined {
+  return raw === undefined ? fallback : wholeNumber(raw, flag, range);
+}
+
+// Checked before connecting (exit 2): a value PostgreSQL or Node would reject must not surface as a
+// failed migration after the history table was created, or as a timer that fires at once.
+const MILLISECONDS = { min: 0, max: MAX_MILLISECONDS, unit: 'milliseconds' };
 
 function identifier(raw: unknown, flag: string, fallback: string): string {
   if (raw === undefined) return fallback;
@@ -67,11 +90,11 @@ export function parseGlobalOptions(raw: Record<string, unknown>, env: NodeJS.Pro
     json: flag('json'),
     // SPEC §5: NO_COLOR disables colour like --no-color.
     color: raw.color !== false && !(env.NO_COLOR !== undefined && env.NO_COLOR !== ''),
-    lockTimeout: wholeNumber(raw.lockTimeout, '--lock-timeout', 10_000),
-    connectTimeout: wholeNumber(raw.connectTimeout, '--connect-timeout', 10),
-    ddlLockTimeout: wholeNumber(raw.ddlLockTimeout, '--ddl-lock-timeout', 5_000),
-    retries: wholeNumber(raw.retries, '--retries', 3),
-    statementTimeout: wholeNumber(raw.statementTimeout, '--statement-timeout', undefined),
+    lockTimeout: optionalNumber(raw.lockTimeout, '--lock-timeout', 10_000, MILLISECONDS),
+    connectTimeout: optionalNumber(raw.connectTimeout, '--connect-timeout', 10, { min: 0, max: MAX_CONNECT_SECONDS, unit: 'seconds' }),
+    ddlLockTimeout: optionalNumber(raw.ddlLockTimeout, '--ddl-lock-timeout', 5_000, MILLISECONDS),
+    retries: optionalNumber(raw.retries, '--retries', 3, { min: 0, max: MAX_RETRIES }),
+    statementTimeout: optionalNumber(raw.statementTimeout, '--statement-timeout', undefined, MILLISECONDS),
     bundled: flag('bundled'),
     embedded: flag('embedded'),
     yes: flag('yes'),
@@ -89,4 +112,46 @@ export function parseGlobalOptions(raw: Record<string, unknown>, env: NodeJS.Pro
 /** Options a module may read through ctx.options. */
 export function moduleOptions(settings: GlobalSettings): Record<string, string | undefined> {
   return { assumeTimezone: settings.assumeTimezone, historyTable: settings.historyTable };
+}
+
+/** `migrate PHASE` in the table below (commander's name for it is the program's, `migrate`). */
+export const PHASE_COMMAND = 'PHASE';
+
+/**
+ * Options of the program that are not SPEC §5 global options and change what a command does, and
+ * the commands they apply to. Given to any other command they are exit 2, never silently ignored:
+ * `migrate up init --rollback` must not apply, `status --dry-run` must not pass for a rehearsal.
+ * The SPEC §5 global options (--yes included) apply everywhere, and so do the two settings
+ * --backup-dir and --assume-timezone: they say where backups go and how 011 reads timestamps,
+ * never what a command does, and scripts pass one set of settings to every command. Options of
+ * one subcommand (backup's --out, restore's --truncate …) are commander's to refuse elsewhere.
+ */
+const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  '--dry-run': [PHASE_COMMAND, 'up', 'down', 'import-profiles', 'baseline'],
+  '--rollback': [PHASE_COMMAND, 'plan'],
+  '--allow-changed': [PHASE_COMMAND, 'up', 'down'],
+  '--no-backup': [PHASE_COMMAND, 'up', 'down', 'restore'],
+};
+
+const commandName = (command: string) => (command === PHASE_COMMAND ? 'migrate PHASE' : `migrate ${command}`);
+
+/**
+ * Refuses (exit 2) a flag given on the command line that does not apply to `command`
+ * (`PHASE_COMMAND` for `migrate PHASE`). `flags` are the long spellings given; `target` is the
+ * command's TARGET argument, for the hint of `up X --rollback`.
+ */
+export function assertFlagsApply(command: string, flags: Iterable<string>, target?: string): void {
+  for (const flag of flags) {
+    const applies = COMMAND_FLAGS[flag];
+    if (!applies || applies.includes(command)) continue;
+    const message = `${flag} does not apply to ${commandName(command)}`;
+    if (flag === '--rollback' && command === 'up') {
+      const hint = target === undefined
+        ? 'to revert, use migrate down (the newest migration) or migrate PHASE --rollback'
+        : `to revert, use migrate ${target} --rollback or migrate down ${target}`;
+      throw new UsageError(message, { hint });
+    }
+    if (flag === '--rollback' && command === 'down') throw new UsageError(message, { hint: 'migrate down reverts already: drop --rollback' });
+    throw new UsageError(message, { hint: `${flag} applies to: ${applies.map((c) => (c === PHASE_COMMAND ? 'migrate PHASE' : c)).join(', ')}` });
+  }
 }

@@ -59,12 +59,13 @@ export async function migrationsSource(ctx: CommandContext, target: ConnectionTa
   let bundled = false;
   if (ctx.settings.migrations) {
     dir = path.resolve(ctx.cwd, ctx.settings.migrations);
-    if (!fs.existsSync(dir)) throw new UsageError(`migrations directory ${ctx.settings.migrations} does not exist`);
+    assertDirectory(dir, ctx.settings.migrations);
   } else if (ctx.settings.bundled) {
     dir = BUNDLED_MIGRATIONS;
     bundled = true;
   } else if (fs.existsSync(path.join(ctx.cwd, 'migrations'))) {
     dir = path.join(ctx.cwd, 'migrations');
+    assertDirectory(dir, './migrations');
   } else if (target?.kind === 'embedded') {
     dir = BUNDLED_MIGRATIONS;
     bundled = true;
@@ -74,6 +75,21 @@ export async function migrationsSource(ctx: CommandContext, target: ConnectionTa
   const migrations = await resolveMigrations(dir);
   ctx.out.addPublicWords(migrations.flatMap((m) => [m.name, m.phase]));
   return { dir, bundled, migrations };
+}
+
+/** A migrations directory that is missing or is a file is a usage error (exit 2), said as such. */
+function assertDirectory(dir: string, shown: string): void {
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`migrations directory ${shown} does not exist`);
+  if (!stat.isDirectory()) throw new UsageError(`migrations directory ${shown} is not a directory`, { hint: 'pass the directory that holds the NNN_name migrations' });
+}
+
+/** One warning line for URL parameters strata ignores (db/url.ts, parseDatabaseUrl). */
+export function warnIgnoredParams(ctx: CommandContext, parts: ConnectionParts): void {
+  if (!parts.ignored?.length) return;
+  const names = parts.ignored.map((name) => `"${name}"`).join(', ');
+  const connectTimeout = parts.ignored.includes('connect_timeout') ? '; use --connect-timeout S' : '';
+  ctx.out.warn(`ignoring database URL parameter${parts.ignored.length === 1 ? '' : 's'} ${names} (strata reads host, port, dbname, user, password, sslmode, application_name, options${connectTimeout})`);
 }
 
 /** Starts the embedded server if needed and says so on stderr (SPEC §2). */
@@ -89,6 +105,7 @@ async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
 /** Opens the run's connection; search_path starts with the target schema. */
 export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<Database> {
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
+  warnIgnoredParams(ctx, parts);
   ctx.out.addPublicWords([parts.user, parts.database]);
   ctx.out.addSecret(parts.password);
   const schema = ctx.settings.schema;

@@ -6,7 +6,7 @@ import net from 'node:net';
 import postgres from 'postgres';
 import { ConnectionError, StrataError } from '../errors.js';
 import {
-  connectionFromLibpqEnv, formatDatabaseUrl, parseDatabaseUrl, redactParts,
+  connectionFromLibpqEnv, describeServer, isSocketHost, parseDatabaseUrl, redactParts, socketPath,
   type ConnectionParts, type LibpqEnv,
 } from './url.js';
 
@@ -90,6 +90,11 @@ export interface Database {
   redactedUrl: string;
   /** Undefined when opened with `probe: false`. */
   server: ServerInfo | undefined;
+  /**
+   * True once the server has authenticated us and started the session (its first ParameterStatus);
+   * a failure before that is a failure to connect (exit 3), whatever it looks like.
+   */
+  hasSession(): boolean;
   /** Routes server NOTICE/WARNING messages to `handler` until replaced (undefined: back to `onNotice`). */
   setNoticeHandler(handler: ((message: string) => void) | undefined): void;
   /**
@@ -113,32 +118,88 @@ export function isSessionLost(sql: object): boolean {
   return lostSessions.has(sql);
 }
 
-/** The socket factory of a one-session pool, and a way to hear that the session is gone. */
+/** How a connection negotiates SSL, from sslmode (libpq: never over a Unix-domain socket). */
+type SslUse = 'none' | 'prefer' | 'require';
+
+function sslUse(parts: ConnectionParts): SslUse {
+  const mode = parts.params.sslmode;
+  if (isSocketHost(parts.host) || mode === undefined || mode === 'disable') return 'none';
+  return mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
+}
+
+/**
+ * The driver's `ssl` option for a sslmode. `allow` becomes `prefer` (the driver's `allow` insists on
+ * TLS after the server said no); `verify-ca` checks the chain but not the host name, as in libpq.
+ */
+function sslOption(parts: ConnectionParts): false | 'prefer' | 'require' | 'verify-full' | object {
+  const mode = parts.params.sslmode;
+  if (sslUse(parts) === 'none') return false;
+  if (mode === 'allow' || mode === 'prefer') return 'prefer';
+  if (mode === 'verify-ca') return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  return mode === 'verify-full' ? 'verify-full' : 'require';
+}
+
+/** The first byte a PostgreSQL server answers with: to SSLRequest S/N (E: too old), to StartupMessage R/E/v (N: a notice). */
+const FIRST_BYTES = { ssl: new Set([0x53, 0x4e, 0x45]), plain: new Set([0x52, 0x45, 0x76, 0x4e]) };
+
+function failure(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * The socket factory of a one-session pool, and a way to hear that the session is gone. It also
+ * reads the first byte the server answers: something that is not PostgreSQL (an HTTP server, a
+ * port that writes garbage) fails at once instead of leaving the driver waiting for a message
+ * length that never comes; a server that refuses SSL under sslmode=require is said as such.
+ */
 function oneSession(parts: ConnectionParts, timeoutSeconds: number): { socket: () => Promise<net.Socket>; onLost: (fn: () => void) => void; unref: () => void } {
   let first: net.Socket | undefined;
   let lost = false;
+  let answered = false;
   const listeners: (() => void)[] = [];
+  const ssl = sslUse(parts);
+  const checkFirstAnswer = (socket: net.Socket) => {
+    const onData = (chunk: Buffer) => {
+      socket.off('data', onData);
+      answered = true;
+      const byte = chunk[0] ?? -1;
+      if (ssl === 'require' && byte === 0x4e) {
+        socket.destroy(failure(`the server does not accept SSL connections, and sslmode=${parts.params.sslmode} requires SSL`, 'SSL_REFUSED'));
+      } else if (!(ssl === 'none' ? FIRST_BYTES.plain : FIRST_BYTES.ssl).has(byte)) {
+        socket.destroy(failure(`the server at ${describeServer(parts)} did not answer as PostgreSQL does (is this a PostgreSQL port?)`, 'NOT_POSTGRES'));
+      }
+    };
+    socket.prependListener('data', onData);
+  };
   return {
     onLost: (fn) => { listeners.push(fn); },
     unref: () => { first?.unref(); },
     socket: () => {
       if (lost) {
-        return Promise.reject(Object.assign(new Error('the connection to the server was lost'), { code: 'CONNECTION_CLOSED' }));
+        return Promise.reject(answered
+          ? failure('the connection to the server was lost', 'CONNECTION_CLOSED')
+          : failure(`the server at ${describeServer(parts)} closed the connection without answering (is this a PostgreSQL port?)`, 'CONNECTION_CLOSED'));
       }
       return new Promise<net.Socket>((resolve, reject) => {
-        const socket = net.connect({ host: parts.host, port: parts.port });
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(Object.assign(new Error(`connect timed out after ${timeoutSeconds} s`), { code: 'CONNECT_TIMEOUT' }));
-        }, timeoutSeconds * 1000);
+        const socket = isSocketHost(parts.host) ? net.connect({ path: socketPath(parts) }) : net.connect({ host: parts.host, port: parts.port });
+        // SPEC §2 --connect-timeout; 0 waits as long as the system does, as libpq's connect_timeout=0.
+        const timer = timeoutSeconds > 0
+          ? setTimeout(() => {
+            socket.destroy();
+            reject(failure(`connect timed out after ${timeoutSeconds} s`, 'CONNECT_TIMEOUT'));
+          }, timeoutSeconds * 1000)
+          : undefined;
         socket.once('connect', () => {
           clearTimeout(timer);
           socket.removeAllListeners('error');
           // Later sockets are cancel requests of this session; only the first one is the session.
           if (!first) {
             first = socket;
+            checkFirstAnswer(socket);
             socket.once('close', () => { lost = true; for (const fn of listeners) fn(); });
           }
+          // The driver names the TLS server (SNI, certificate host name) after `socket.host`.
+          if (!isSocketHost(parts.host) && !net.isIP(parts.host)) Object.assign(socket, { host: parts.host });
           resolve(socket);
         });
         socket.once('error', (error) => { clearTimeout(timer); reject(error); });
@@ -155,14 +216,27 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
   const timeout = options.connectTimeoutSeconds ?? 10;
   const connection: Record<string, string> = { application_name: options.applicationName ?? 'strata' };
   if (options.searchPath) connection.search_path = options.searchPath;
+  if (parts.params.application_name !== undefined) connection.application_name = parts.params.application_name;
+  if (parts.params.options !== undefined) connection.options = parts.params.options;
   let noticeHandler: ((message: string) => void) | undefined;
+  let hasSession = false;
   const session = oneSession(parts, timeout);
-  const sql = postgres(formatDatabaseUrl(parts), {
+  // Options, not a URL: the driver would send every query parameter to the server as a setting
+  // (`host` among them), and reads PG* variables for what a URL leaves out.
+  const sql = postgres({
+    host: parts.host,
+    port: parts.port,
+    user: parts.user,
+    ...(parts.password !== undefined ? { pass: parts.password } : {}),
+    database: parts.database,
+    ssl: sslOption(parts),
     // One session for the whole run (see lostSessions): the driver gets its socket from us, and gets
     // no second one once the first has closed — it would otherwise reconnect to run queued queries
     // in a fresh session without the run's transaction, advisory lock and SET LOCALs. (`socket` is a
     // documented option of postgres 3 that its type definitions lack.)
     ...({ socket: session.socket } as Record<string, unknown>),
+    // The server reports its parameters once authentication has succeeded: the session exists.
+    onparameter: () => { hasSession = true; },
     max: 1,
     connect_timeout: timeout,
     idle_timeout: 0,
@@ -183,6 +257,7 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
     sql,
     parts,
     redactedUrl: redactParts(parts),
+    hasSession: () => hasSession,
     setNoticeHandler: (handler: ((message: string) => void) | undefined) => { noticeHandler = handler; },
     close: (closeOptions?: { wait?: boolean }) => {
       if (closeOptions?.wait !== false) return sql.end({ timeout: lostSessions.has(sql) ? 0 : 5 });
@@ -208,16 +283,23 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
   }
 }
 
+/** Codes that mean the connection failed or was lost, whenever they happen. */
 const CONNECT_FAILURES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'NOT_POSTGRES', 'SSL_REFUSED',
   '28P01', '28000', '3D000', '57P03', '53300', 'SASL_SIGNATURE_MISMATCH',
 ]);
 
-/** For lazily opened connections: the ConnectionError a failed first query stands for, if it is one. */
-export function asConnectionFailure(error: unknown, parts: ConnectionParts, timeoutSeconds: number): StrataError | undefined {
-  const err = error as { code?: string; errno?: string; message?: string };
+/**
+ * For lazily opened connections (`probe: false`): the ConnectionError a failed first query stands
+ * for, if it is one — any failure before the server started the session (refused, reset, TLS,
+ * garbage, authentication, a startup parameter it rejects …), and a lost connection after.
+ */
+export function asConnectionFailure(error: unknown, db: Pick<Database, 'parts' | 'hasSession'>, timeoutSeconds: number): StrataError | undefined {
+  if (error instanceof StrataError) return undefined;
+  const err = error as { code?: string; errno?: string };
   const code = err.code ?? err.errno ?? '';
-  if (CONNECT_FAILURES.has(code) || (!code && /password|auth/i.test(err.message ?? ''))) return toConnectionError(error, parts, timeoutSeconds);
+  if (!db.hasSession() || CONNECT_FAILURES.has(code)) return toConnectionError(error, db.parts, timeoutSeconds);
   return undefined;
 }
 
@@ -229,9 +311,27 @@ export function toConnectionError(error: unknown, parts: ConnectionParts, timeou
   const code = err.code ?? err.errno ?? '';
   const detail = (message: string, hint?: string) =>
     new ConnectionError(`cannot connect to ${where}: ${message}`, { ...(hint ? { hint } : {}), cause: error });
+  const socket = isSocketHost(parts.host);
   switch (code) {
     case 'ECONNREFUSED':
-      return detail(`connection refused (is PostgreSQL running on ${parts.host}:${parts.port}?)`);
+      return socket
+        ? detail(`connection refused on the socket ${socketPath(parts)} (no server is listening on it)`)
+        : detail(`connection refused (is PostgreSQL running on ${parts.host}:${parts.port}?)`);
+    case 'ENOENT':
+      return detail(`no PostgreSQL socket at ${socketPath(parts)}`, `is the server running, with ${parts.host} in its unix_socket_directories and port ${parts.port}?`);
+    case 'EACCES':
+      return detail(`permission denied on the socket ${socketPath(parts)}`);
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      if (/TLS|SSL/.test(err.message ?? '')) return detail(`the TLS handshake failed (sslmode=${parts.params.sslmode ?? 'disable'}): ${err.message ?? code}`);
+      return detail(`the connection was reset (by the server, a proxy or the network): ${err.message ?? code}`);
+    case 'CONNECTION_CLOSED':
+    case 'CONNECTION_DESTROYED':
+    case 'NOT_POSTGRES':
+      return detail(/^write CONNECTION_/.test(err.message ?? '') ? 'the server closed the connection' : err.message ?? code);
+    case 'SSL_REFUSED':
+      return detail(err.message ?? code, 'sslmode=prefer uses SSL when the server offers it');
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return detail(`unknown host "${parts.host}"`);

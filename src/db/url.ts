@@ -7,16 +7,69 @@ import { UsageError } from '../errors.js';
 export interface ConnectionParts {
   user: string;
   password: string | undefined;
+  /** A host name or address, or (starting with `/`) the directory of a Unix-domain socket, as in libpq. */
   host: string;
   port: number;
   database: string;
-  /** Query parameters (sslmode, …), passed through to the driver. */
+  /** Query parameters strata honours besides the parts above: `sslmode`, `application_name`, `options`. */
   params: Record<string, string>;
+  /** Query parameters strata ignores (harmless ones; see `parseDatabaseUrl`): the CLI warns about them. */
+  ignored?: string[];
 }
 
 const SCHEMES = new Set(['postgres:', 'postgresql:']);
 
-/** Parses `postgres://user:pass@host:port/db?sslmode=…`; a bad URL is a usage error (exit 2). */
+/** libpq's sslmode values. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** Query parameters passed on as they are: sslmode is checked, the other two go to the server. */
+const PASSED_PARAMS = new Set(['sslmode', 'application_name', 'options']);
+
+/**
+ * libpq parameters whose meaning strata cannot honour and must not drop in silence: ignoring them
+ * would connect with less security than asked for (client certificates, CA files, channel binding,
+ * GSS, …), or to another place (a service file, a second host), or migrate another schema (Prisma's
+ * `schema`). Any other name that starts with `ssl` or `gss` is refused too (a misspelt sslmode).
+ */
+const REFUSED_PARAMS = new Set([
+  'sslcert', 'sslkey', 'sslrootcert', 'sslcrl', 'sslcrldir', 'sslpassword', 'sslcertmode', 'sslnegotiation', 'sslsni',
+  'ssl_min_protocol_version', 'ssl_max_protocol_version', 'sslcompression', 'requiressl', 'gssencmode', 'gsslib',
+  'gssdelegation', 'krbsrvname', 'channel_binding', 'require_auth', 'requirepeer', 'passfile', 'service', 'servicefile',
+  'hostaddr', 'replication', 'target_session_attrs', 'load_balance_hosts', 'schema',
+]);
+
+const SUPPORTED = 'host, port, dbname, user, password, sslmode, application_name, options';
+
+/** Percent-decodes one part of a URL; a bad escape is the user's input, exit 2 (never the part itself: it may be the password). */
+function decodePart(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new UsageError(`invalid database URL: the ${what} is not valid percent-encoding`, {
+      hint: 'in a URL a literal % is written %25 (encodeURIComponent in JavaScript encodes a whole password)',
+    });
+  }
+}
+
+function portNumber(text: string, where: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`invalid ${where} "${text}": expected a port from 1 to 65535`);
+  return port;
+}
+
+function singleHost(host: string, where: string): string {
+  if (host.includes(',')) throw new UsageError(`${where} names several hosts ("${host}"): strata connects to one`);
+  return host;
+}
+
+/**
+ * Parses `postgres://user:pass@host:port/db?sslmode=…`; anything wrong with it is a usage error
+ * (exit 2). Query parameters, as libpq reads them: `host` (a directory for a Unix-domain socket),
+ * `port`, `dbname`, `user` and `password` override the URL's parts; `sslmode` must be one of
+ * libpq's; `application_name` and `options` go to the server; REFUSED_PARAMS are exit 2; any
+ * other name (`connect_timeout`, `keepalives`, Prisma's `connection_limit`, …) is ignored and
+ * listed in `ignored`.
+ */
 export function parseDatabaseUrl(url: string): ConnectionParts {
   let parsed: URL;
   try {
@@ -29,20 +82,51 @@ export function parseDatabaseUrl(url: string): ConnectionParts {
   if (!SCHEMES.has(parsed.protocol)) {
     throw new UsageError(`invalid database URL scheme "${parsed.protocol}" (expected postgres:// or postgresql://)`);
   }
-  const port = parsed.port === '' ? 5432 : Number(parsed.port);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  const user = decodeURIComponent(parsed.username);
+  let user = decodePart(parsed.username, 'user name');
+  let password = parsed.password === '' ? undefined : decodePart(parsed.password, 'password');
+  let host = decodePart(parsed.hostname, 'host').replace(/^\[(.*)\]$/, '$1');
+  let port = parsed.port === '' ? 5432 : portNumber(parsed.port, 'port in the database URL');
+  let database = decodePart(parsed.pathname.replace(/^\//, ''), 'database name');
+  const params: Record<string, string> = {};
+  const ignored: string[] = [];
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'host') host = value === '' ? host : value;
+    else if (key === 'port') port = value === '' ? port : portNumber(value, 'port parameter of the database URL');
+    else if (key === 'dbname') database = value;
+    else if (key === 'user') user = value;
+    else if (key === 'password') password = value === '' ? undefined : value;
+    else if (PASSED_PARAMS.has(key)) params[key] = value;
+    else if (REFUSED_PARAMS.has(key) || /^(ssl|gss)/.test(key)) { // `sslmod=require` must not connect without SSL
+      throw new UsageError(`the database URL parameter "${key}" is not supported by strata`, {
+        hint: key === 'schema' ? 'pass --schema NAME for the target schema' : `strata reads ${SUPPORTED} from a URL`,
+      });
+    } else if (!ignored.includes(key)) ignored.push(key);
+  }
+  if (params.sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(params.sslmode)) {
+    throw new UsageError(`invalid sslmode "${params.sslmode}" in the database URL`, { hint: `use one of ${SSL_MODES.join(', ')}` });
+  }
   return {
     user: user || 'postgres',
-    password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
-    host: decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, '$1') || 'localhost',
+    password,
+    host: singleHost(host, 'the database URL') || 'localhost',
     port,
     database: database || user || 'postgres',
-    params: Object.fromEntries(parsed.searchParams.entries()),
+    params,
+    ...(ignored.length > 0 ? { ignored } : {}),
   };
 }
 
-/** Builds a URL from the parts, password included: for the driver and `migrate db url` only. */
+/** True when `host` is a Unix-domain socket directory (libpq: a host that starts with `/`). */
+export function isSocketHost(host: string): boolean {
+  return host.startsWith('/');
+}
+
+/** The socket file libpq connects to for a socket directory: `<dir>/.s.PGSQL.<port>`. */
+export function socketPath(parts: Pick<ConnectionParts, 'host' | 'port'>): string {
+  return `${parts.host.replace(/\/+$/, '')}/.s.PGSQL.${parts.port}`;
+}
+
+/** Builds a URL from the parts, password included: for `migrate db url` and tests only. */
 export function formatDatabaseUrl(parts: ConnectionParts): string {
   const auth = parts.password === undefined
     ? encodeURIComponent(parts.user)
@@ -51,10 +135,19 @@ export function formatDatabaseUrl(parts: ConnectionParts): string {
   return `postgres://${auth}@${hostForUrl(parts.host)}:${parts.port}/${encodeURIComponent(parts.database)}${query ? `?${query}` : ''}`;
 }
 
-/** `postgres://user:***@host:port/db`: the only form in which a URL reaches any output. */
+/**
+ * `postgres://user:***@host:port/db`: the only form in which a URL reaches any output. A socket
+ * directory is the host, percent-encoded as libpq reads it (`postgres://app:***@%2Fvar%2Frun%2Fpostgresql:5432/app`):
+ * the shape stays the SPEC's, and the URL still parses.
+ */
 export function redactParts(parts: ConnectionParts): string {
   const sslmode = parts.params.sslmode ? `?sslmode=${encodeURIComponent(parts.params.sslmode)}` : '';
   return `postgres://${encodeURIComponent(parts.user)}:***@${hostForUrl(parts.host)}:${parts.port}/${encodeURIComponent(parts.database)}${sslmode}`;
+}
+
+/** Where the server is, for messages: `host:port`, or the socket file. */
+export function describeServer(parts: Pick<ConnectionParts, 'host' | 'port'>): string {
+  return isSocketHost(parts.host) ? `the socket ${socketPath(parts)}` : `${parts.host}:${parts.port}`;
 }
 
 /** Redacts a URL string; if it cannot be parsed, everything between `//` and `@` is masked. */
@@ -72,6 +165,7 @@ function redactUrlLoosely(url: string): string {
 }
 
 function hostForUrl(host: string): string {
+  if (isSocketHost(host)) return encodeURIComponent(host);
   return host.includes(':') ? `[${host}]` : host;
 }
 
@@ -85,17 +179,17 @@ export interface LibpqEnv {
   USER?: string | undefined;
 }
 
-/** Connection parts from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` (libpq defaults otherwise). */
+/**
+ * Connection parts from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` (libpq defaults
+ * otherwise). A `PGHOST` that starts with `/` is a Unix-domain socket directory, as in libpq.
+ */
 export function connectionFromLibpqEnv(env: LibpqEnv): ConnectionParts {
   const user = env.PGUSER || env.USER || 'postgres';
-  const port = env.PGPORT ? Number(env.PGPORT) : 5432;
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new UsageError(`invalid PGPORT "${env.PGPORT}"`);
-  }
+  const port = env.PGPORT ? portNumber(env.PGPORT, 'PGPORT') : 5432;
   return {
     user,
     password: env.PGPASSWORD || undefined,
-    host: env.PGHOST || 'localhost',
+    host: singleHost(env.PGHOST || 'localhost', 'PGHOST'),
     port,
     database: env.PGDATABASE || user,
     params: {},

@@ -16,7 +16,7 @@ describe('statusFastPath', () => {
     [['-d', URL, 'status', '-q', '-v', '--no-color']],
     [['status', `--database-url=${URL}`, '--schema=app', '--history-table', 'hist']],
     [['status', '--lock-timeout', '5', '--connect-timeout', '3', '--ddl-lock-timeout', '7', '--retries', '0', '--statement-timeout', '100']],
-    [['status', '--bundled', '--embedded', '--yes', '--dry-run', '--rollback', '--allow-changed', '--no-backup', '--backup-dir', 'b', '--assume-timezone', 'Europe/Paris']],
+    [['status', '--bundled', '--embedded', '--yes', '--backup-dir', 'b', '--assume-timezone', 'Europe/Paris']],
     [['--migrations', 'status', 'status']],
     [['status', '--migrations', 'a', '--migrations', 'b']],
     [['status', '-y', '--quiet', '--verbose', '--json']],
@@ -52,6 +52,11 @@ describe('statusFastPath', () => {
     [['status', '--migrations', '--json']],
     [['status', '--migrations', '-']],
     [['add_program_tables', '--rollback']],
+    // Options that do not apply to status: commander's path refuses them (exit 2).
+    [['status', '--dry-run']],
+    [['status', '--rollback']],
+    [['--allow-changed', 'status']],
+    [['status', '--no-backup']],
   ])('leaves %j to commander', (args) => {
     expect(statusFastPath(args)).toBeUndefined();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionFromLibpqEnv, formatDatabaseUrl, parseDatabaseUrl, redactUrl, scrubSecrets } from '../../src/db/url.js';
+import { connectionFromLibpqEnv, describeServer, formatDatabaseUrl, parseDatabaseUrl, redactParts, redactUrl, scrubSecrets, socketPath } from '../../src/db/url.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('URLs', () => {
@@ -43,5 +43,46 @@ describe('URLs', () => {
       .toBe('postgres://app:***@db/x "001_postgres_stuff" *** said');
     expect(scrubSecrets('phase init of 001_init', ['init'], new Set(['init', '001_init']))).toBe('phase init of 001_init');
     expect(scrubSecrets('hunter2hunter2 hunter2', ['hunter2'])).toBe('hunter2hunter2 ***');
+  });
+
+  it('a bad %-escape is a usage error that names the part, never its text', () => {
+    const error = (() => { try { parseDatabaseUrl('postgres://u:S3cret%ZZ@h/db'); } catch (e) { return e as UsageError; } })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error?.message).toBe('invalid database URL: the password is not valid percent-encoding');
+    expect(`${error?.message} ${error?.hint}`).not.toContain('S3cret');
+    expect(() => parseDatabaseUrl('postgres://u%E0@h/db')).toThrow('the user name is not valid percent-encoding');
+    expect(() => parseDatabaseUrl('postgres://u@h/d%ZZb')).toThrow('the database name is not valid percent-encoding');
+  });
+
+  it('query parameters as libpq reads them: the parts, sslmode, server settings, refused and ignored names', () => {
+    expect(parseDatabaseUrl('postgres://a@h1:1/d1?host=h2&port=2&dbname=d2&user=b&password=p&sslmode=verify-ca&application_name=x&options=-c%20a%3Db&keepalives=1&connect_timeout=3'))
+      .toEqual({ user: 'b', password: 'p', host: 'h2', port: 2, database: 'd2', params: { sslmode: 'verify-ca', application_name: 'x', options: '-c a=b' }, ignored: ['keepalives', 'connect_timeout'] });
+    for (const mode of ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']) {
+      expect(parseDatabaseUrl(`postgres://h/d?sslmode=${mode}`).params.sslmode).toBe(mode);
+    }
+    expect(() => parseDatabaseUrl('postgres://h/d?sslmode=bogus')).toThrow('invalid sslmode "bogus" in the database URL');
+    expect(() => parseDatabaseUrl('postgres://h/d?channel_binding=require')).toThrow('the database URL parameter "channel_binding" is not supported by strata');
+    expect(() => parseDatabaseUrl('postgres://h/d?sslmod=require')).toThrow('the database URL parameter "sslmod" is not supported by strata');
+    expect(() => parseDatabaseUrl('postgres://h:0/d')).toThrow(UsageError);
+    expect(() => parseDatabaseUrl('postgres://h/d?port=x')).toThrow('invalid port parameter of the database URL "x"');
+    expect(parseDatabaseUrl('postgres://h/d').ignored).toBeUndefined();
+  });
+
+  it('a host that starts with / is a Unix-socket directory: from ?host=, a %-encoded host, or PGHOST', () => {
+    const fromQuery = parseDatabaseUrl('postgres:///app?host=/var/run/postgresql&port=5433&user=me');
+    expect(fromQuery).toMatchObject({ host: '/var/run/postgresql', port: 5433, user: 'me', database: 'app' });
+    expect(socketPath(fromQuery)).toBe('/var/run/postgresql/.s.PGSQL.5433');
+    expect(describeServer(fromQuery)).toBe('the socket /var/run/postgresql/.s.PGSQL.5433');
+    expect(parseDatabaseUrl('postgres://me:pw@%2Fvar%2Frun%2Fpostgresql:5433/app')).toMatchObject({ host: '/var/run/postgresql', port: 5433 });
+    expect(connectionFromLibpqEnv({ PGHOST: '/tmp/', PGPORT: '6000', PGDATABASE: 'd', PGUSER: 'u' })).toMatchObject({ host: '/tmp/', port: 6000 });
+    expect(socketPath({ host: '/tmp/', port: 6000 })).toBe('/tmp/.s.PGSQL.6000');
+    expect(() => connectionFromLibpqEnv({ PGHOST: 'a,b' })).toThrow('PGHOST names several hosts');
+  });
+
+  it('redacts a socket host the way libpq reads it back, and round-trips it', () => {
+    const parts = parseDatabaseUrl('postgres://me:s3cr3t@localhost/app?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable');
+    expect(redactParts(parts)).toBe('postgres://me:***@%2Fvar%2Frun%2Fpostgresql:5432/app?sslmode=disable');
+    expect(parseDatabaseUrl(redactParts(parts))).toMatchObject({ host: '/var/run/postgresql', port: 5432, database: 'app' });
+    expect(parseDatabaseUrl(formatDatabaseUrl(parts))).toEqual(parts);
   });
 });

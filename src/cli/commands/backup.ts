@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../db/connect.js';
 import { UsageError } from '../../errors.js';
+import { wholeNumber } from '../options.js';
 import { groupDigits } from '../render.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
 
@@ -14,8 +15,7 @@ export async function run(ctx: CommandContext, tables: string[], options: { out?
   const { settings, out } = ctx;
   if (tables.length === 0) throw new UsageError('name at least one table to back up');
   // Parallel COPY helps while there are cores for it: on 2 cores, 4 streams lost to 2 (BENCHMARKS.md).
-  const jobs = options.jobs === undefined ? Math.min(4, Math.max(1, os.availableParallelism())) : Number(options.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 32) throw new UsageError(`invalid --jobs "${options.jobs}": expected 1 … 32`);
+  const jobs = options.jobs === undefined ? Math.min(4, Math.max(1, os.availableParallelism())) : wholeNumber(options.jobs, '--jobs', { min: 1, max: 32 });
   const { createBackup } = await import('../../backup/index.js');
   const root = path.resolve(ctx.cwd, options.out ?? settings.backupDir);
   const progress = await out.spinner(`backing up ${tables.join(', ')}`);

@@ -11,8 +11,7 @@ import { readStatus } from '../../core/status.js';
 import { verifyMigrations } from '../../core/verify.js';
 import { openDatabase, type Database } from '../../db/connect.js';
 import { quoteIdent, quoteLiteral } from '../../db/quote.js';
-import { UsageError } from '../../errors.js';
-import { moduleOptions } from '../options.js';
+import { moduleOptions, wholeNumber } from '../options.js';
 import { renderStatus, renderStep, renderVerify } from '../render.js';
 import { BUNDLED_MIGRATIONS, connect, connectionTarget, type CommandContext } from '../session.js';
 import { resolveMigrations, type ResolvedMigration } from '../../core/resolver.js';
@@ -60,8 +59,7 @@ async function counts(db: Database): Promise<Record<string, number>> {
 
 export async function run(ctx: CommandContext, options: { users?: string }): Promise<number> {
   const { out, settings } = ctx;
-  const users = options.users === undefined ? 200 : Number(options.users);
-  if (!Number.isInteger(users) || users < 1 || users > 1_000_000) throw new UsageError(`invalid --users "${options.users}": expected 1 … 1000000`);
+  const users = options.users === undefined ? 200 : wholeNumber(options.users, '--users', { min: 1, max: 1_000_000 });
   const migrations: ResolvedMigration[] = await resolveMigrations(settings.migrations ?? BUNDLED_MIGRATIONS);
   const heading = (text: string) => out.result(`\n${out.paint.bold(`== ${text}`)}`);
   const db = await freshDemoDatabase(ctx);

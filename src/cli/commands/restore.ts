@@ -4,9 +4,10 @@
  * destructive: it asks (or needs --yes) and backs up what it empties, inside the restore's own
  * transaction after the tables are locked.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { withRunLock } from '../../core/lock.js';
-import { Refused } from '../../errors.js';
+import { Refused, UsageError } from '../../errors.js';
 import { askYesNo } from '../prompt.js';
 import { groupDigits } from '../render.js';
 import { connectionTarget, withDatabase, type CommandContext } from '../session.js';
@@ -15,6 +16,11 @@ export async function run(ctx: CommandContext, dir: string, options: { table?: s
   const { settings, out } = ctx;
   const { backupInTransaction, planRestore, restoreBackup } = await import('../../backup/index.js');
   const backupDir = path.resolve(ctx.cwd, dir);
+  // A DIR that is not there is a mistyped argument (exit 2), before connecting; a directory that is
+  // not a valid backup stays an integrity failure (exit 5, SPEC §6).
+  const stat = fs.statSync(backupDir, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`backup directory ${dir} does not exist`, { hint: `backups are under ${settings.backupDir}/<UTC yyyymmddThhmmssZ>_<reason>/` });
+  if (!stat.isDirectory()) throw new UsageError(`${dir} is not a directory`, { hint: 'pass the backup directory, the one that holds manifest.json' });
   const restoreOptions = { tables: options.table ?? [], truncate: options.truncate === true, schema: settings.schema, lockTimeoutMs: settings.ddlLockTimeout };
   const backups: string[] = [];
   const progress = await out.spinner(`restoring ${dir}`);

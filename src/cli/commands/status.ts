@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   // One round trip (SPEC §10): no session-setup query, connection failures mapped from the read.
   return withDatabase(ctx, target, async (db) => {
     const entries = await readStatus(db.sql, source.migrations, { schema: settings.schema, table: settings.historyTable })
-      .catch((error: unknown) => { throw asConnectionFailure(error, db.parts, settings.connectTimeout) ?? error; });
+      .catch((error: unknown) => { throw asConnectionFailure(error, db, settings.connectTimeout) ?? error; });
     if (out.json) {
       out.document({
         database: db.redactedUrl,
