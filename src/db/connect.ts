@@ -196,7 +196,11 @@ function oneSession(parts: ConnectionParts, timeoutSeconds: number): { socket: (
           if (!first) {
             first = socket;
             checkFirstAnswer(socket);
-            socket.once('close', () => { lost = true; for (const fn of listeners) fn(); });
+            watchClose(socket, () => {
+              if (lost) return;
+              lost = true;
+              for (const fn of listeners) fn();
+            });
           }
           // The driver names the TLS server (SNI, certificate host name) after `socket.host`.
           if (!isSocketHost(parts.host) && !net.isIP(parts.host)) Object.assign(socket, { host: parts.host });
@@ -205,6 +209,22 @@ function oneSession(parts: ConnectionParts, timeoutSeconds: number): { socket: (
         socket.once('error', (error) => { clearTimeout(timer); reject(error); });
       });
     },
+  };
+}
+
+/**
+ * Calls `onClose` when `socket` closes — and keeps listening when the driver removes every listener
+ * of it: for SSL it wraps the raw socket in a TLS socket and calls `removeAllListeners()` on the raw
+ * one (postgres/src/connection.js `secure`), which silently dropped ours, so a lost SSL session went
+ * unnoticed and the driver opened a fresh one for the next query.
+ */
+function watchClose(socket: net.Socket, onClose: () => void): void {
+  socket.once('close', onClose);
+  const removeAll = socket.removeAllListeners.bind(socket);
+  socket.removeAllListeners = (event?: string | symbol) => {
+    const result = event === undefined ? removeAll() : removeAll(event);
+    if (event === undefined || event === 'close') socket.once('close', onClose);
+    return result;
   };
 }
 
