@@ -4,6 +4,7 @@
  * module's statements, and a terminal that reports no width.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { catalogSnapshot, historyRows } from '../support/catalog.js';
 import { migrateBin, repoRoot, runCli } from '../support/cli.js';
@@ -166,14 +167,24 @@ describe('step lines', () => {
 const SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!SCRIPT) console.warn('run-output.test.ts: util-linux `script` is missing; the terminal tests are skipped (reported as skipped)');
 
-/** Runs `migrate ARGS` on a pseudo-terminal of the given size (util-linux `script`); kills it after `timeoutMs`. */
-function onTerminal(columns: number, args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; killed: boolean; output: string }> {
+/**
+ * Runs `migrate ARGS` on a pseudo-terminal of the given size (util-linux `script`); kills it after
+ * `timeoutMs`. `answer` is typed once the output asks a yes/no question.
+ */
+function onTerminal(columns: number, args: string[], env: Record<string, string>, answer?: string, timeoutMs = 30_000): Promise<{ code: number | null; killed: boolean; output: string }> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const command = `stty cols ${columns} rows ${columns === 0 ? 0 : 24}; exec ${quote(process.execPath)} ${quote(migrateBin)} ${args.map(quote).join(' ')}`;
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    const keep = (chunk: Buffer) => { if (output.length < 65_536) output += chunk.toString(); };
+    let answered = answer === undefined;
+    const keep = (chunk: Buffer) => {
+      if (output.length < 65_536) output += chunk.toString();
+      if (!answered && output.includes('[y/N]')) {
+        answered = true;
+        child.stdin.write(`${answer}\r`);
+      }
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let killed = false;
@@ -201,4 +212,19 @@ describe('on a terminal', () => {
     expect(wide.output).toContain('\x1b[?25l'); // ora hides the cursor while it spins
     expect(wide.output).toContain('reverted 1 migration');
   }), 90_000);
+
+  it.skipIf(!SCRIPT)('the question before a rollback that destroys data names what it reverts, after the plan', () => withTestDatabase(async (db) => {
+    const dir = threeTables();
+    expect((await cliFor(db, dir)('up')).code).toBe(0);
+    await db.sql`INSERT INTO b VALUES (1)`;
+    const asked = await onTerminal(80, ['--migrations', dir, 'b', '--rollback'], { DATABASE_URL: db.url }, 'n');
+    expect(asked.code, asked.output.slice(0, 2000)).toBe(6);
+    const output = stripVTControlCharacters(asked.output);
+    const question = output.indexOf('this run reverts 003_c, 002_b and destroys data in public.b');
+    expect(output.indexOf('  002_b  destroys public.b (holds rows)')).toBeGreaterThan(-1);
+    expect(question).toBeGreaterThan(output.indexOf('  002_b  destroys public.b (holds rows)'));
+    expect(output).toContain('Continue? [y/N]');
+    expect(output).toContain('error: cancelled: nothing was changed');
+    expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_a', '002_b', '003_c']);
+  }), 60_000);
 });
