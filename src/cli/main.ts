@@ -1,14 +1,15 @@
 /**
  * The `migrate` program: global options, commands, and the one place that turns errors into exit
- * codes (SPEC §5). Command modules are imported lazily so `status` loads almost nothing; a plain
+ * codes (SPEC §5; the rendering is report-error.ts). Command modules are imported lazily so `status` loads almost nothing; a plain
  * `migrate status [global options]` does not even load commander (see statusFastPath).
  */
 import { isatty } from 'node:tty';
 import type * as CommanderModule from 'commander';
 import type { Command, OutputConfiguration } from 'commander';
-import { ExitCode, StrataError, UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { assertFlagsApply, parseGlobalOptions, PHASE_COMMAND } from './options.js';
 import { Output } from './output.js';
+import { reportError } from './report-error.js';
 import type { CommandContext } from './session.js';
 
 type Commander = typeof CommanderModule;
@@ -234,24 +235,6 @@ export async function commanderParse(args: readonly string[]): Promise<{ name: s
     return undefined;
   }
   return parsed;
-}
-
-/** Renders an error and returns its exit code; with --json the error is the stdout document. */
-export function reportError(out: Output, error: unknown): number {
-  const strata = error instanceof StrataError ? error : undefined;
-  const code = strata?.exitCode ?? ExitCode.failed;
-  const message = strata?.message ?? (error instanceof Error ? error.message : String(error));
-  if (out.json) {
-    out.document({ error: { code, message, ...(strata?.hint ? { hint: strata.hint } : {}) }, ...strata?.details });
-  } else {
-    out.errorLines([out.paint.red(`error: ${message}`), ...(strata?.hint ? [`hint: ${strata.hint}`] : [])]);
-  }
-  // STYLE: unknown errors show their stack with -v (so do ours, with their cause).
-  if (out.verbose && error instanceof Error) {
-    out.debug(error.stack ?? String(error));
-    if (error.cause instanceof Error) out.debug(`caused by: ${error.cause.stack ?? error.cause.message}`);
-  }
-  return code;
 }
 
 /**

@@ -28,6 +28,9 @@ export interface Paint {
 }
 
 const plain = (text: string) => text;
+
+/** Narrower than this, a terminal gets plain progress lines instead of a spinner (see canAnimate). */
+export const MIN_SPINNER_COLUMNS = 20;
 const NO_PAINT: Paint = { green: plain, red: plain, yellow: plain, cyan: plain, dim: plain, bold: plain };
 
 /** A spinner or its plain-text stand-in. */
@@ -105,6 +108,11 @@ export class Output {
     this.stdout.write(`${this.scrub(JSON.stringify(value, jsonReplacer, 2))}\n`);
   }
 
+  /** A result line that goes to stderr (the dry-run line with --json, SPEC §7): -q does not silence it. */
+  resultOnStderr(text: string): void {
+    this.write(this.stderr, text);
+  }
+
   /** A progress line on stderr; -q silences it. */
   progress(text: string): void {
     if (this.quiet) return;
@@ -131,9 +139,17 @@ export class Output {
     return { info: (m) => this.progress(m), warn: (m) => this.warn(m), debug: (m) => this.debug(m) };
   }
 
-  /** True when a spinner would be shown: stderr is a terminal, not --json, not -q. */
+  /**
+   * True when a spinner would be shown: stderr is a terminal at least MIN_SPINNER_COLUMNS wide, not
+   * --json, not -q. A terminal may report 0 columns (`stty cols 0`, a pty nobody sized, as under
+   * `script`): ora divides each line's width by the column count to know how many lines to erase,
+   * gets Infinity, and erases forever — the run never exits and keeps its lock.
+   */
   get canAnimate(): boolean {
-    return Boolean(this.stderr.isTTY) && !this.json && !this.quiet;
+    if (!this.stderr.isTTY || this.json || this.quiet) return false;
+    const columns = this.stderr.columns as number | undefined;
+    // undefined: ora assumes 80, which is fine.
+    return columns === undefined || columns >= MIN_SPINNER_COLUMNS;
   }
 
   /** An ora spinner on a terminal, otherwise plain progress lines. */

@@ -3,7 +3,7 @@
  */
 import type { StepReport } from '../core/execute.js';
 import type { StatusEntry } from '../core/plan.js';
-import type { RunResult } from '../core/runner.js';
+import type { PlannedStep, RunResult } from '../core/runner.js';
 import type { VerifyResult } from '../core/verify.js';
 import type { Output } from './output.js';
 
@@ -80,19 +80,55 @@ export function renderStatus(out: Output, database: string, dir: string, entries
   out.result([`database:   ${database}`, `migrations: ${dir}`, '', ...lines, '', summary].join('\n'));
 }
 
-/** One step's lines: its outcome, statements with row counts, notices and backups. */
+/** `12 ms`; `<1 ms` for a step that took less than half a millisecond (rounded to 0, as history records it). */
+export function duration(ms: number): string {
+  return ms === 0 ? '<1 ms' : `${groupDigits(ms)} ms`;
+}
+
+/** `1 row`, `1,234 rows`. */
+export function rowCount(n: number): string {
+  return `${groupDigits(n)} ${n === 1 ? 'row' : 'rows'}`;
+}
+
+/**
+ * One step's lines: its outcome, statements with row counts, notices and backups. A dry run lists
+ * every statement; a real run those with a row count (or all with -v), except a module's, listed
+ * whole like a dry run's: no file shows them (`plan` cannot), so a report without them would
+ * leave a module's DDL unaccounted for.
+ */
 export function renderStep(out: Output, report: StepReport, dryRun: boolean): void {
   const verb = report.direction === 'up' ? 'applied' : 'reverted';
   const retries = report.retries > 0 ? ` after ${report.retries} ${report.retries === 1 ? 'retry' : 'retries'}` : '';
-  out.result(`${out.paint.green('✓')} ${report.name} ${dryRun ? `would be ${verb}` : verb} (${report.durationMs} ms${retries})`);
+  out.result(`${out.paint.green('✓')} ${report.name} ${dryRun ? `would be ${verb}` : verb} (${duration(report.durationMs)}${retries})`);
+  const showAll = dryRun || out.verbose || report.kind === 'module';
   for (const s of report.statements) {
-    const showAll = dryRun || out.verbose;
     if (!showAll && s.rowCount === null && !s.skipped) continue;
-    const tail = s.skipped ? out.paint.yellow(s.skipped) : s.rowCount === null ? '' : `${groupDigits(s.rowCount)} rows`;
+    const tail = s.skipped ? out.paint.yellow(s.skipped) : s.rowCount === null ? '' : rowCount(s.rowCount);
     out.result(`    ${s.line ? out.paint.dim(`${String(s.line).padStart(4)}  `) : ''}${statementHead(s.sql)}${tail ? `  → ${tail}` : ''}`);
   }
   for (const notice of report.notices) out.result(`    ${out.paint.dim(notice)}`);
   for (const dir of report.backups) out.result(`    backup: ${dir}`);
+}
+
+/**
+ * A rollback's plan, before anything runs (SPEC §5 "the plan is printed first"): what it reverts,
+ * newest first, and what each down destroys — printed also when the run is then refused.
+ */
+export function renderPlan(out: Output, plan: PlannedStep[], dryRun: boolean): void {
+  const n = plan.length;
+  out.result(`${dryRun ? 'would revert' : 'reverting'} ${n} migration${n === 1 ? '' : 's'}, newest first:`);
+  const width = Math.max(...plan.map((p) => p.name.length));
+  for (const step of plan) {
+    const tables = step.destroys.map((d) => `${d.table} (${d.createdByRun ? 'created earlier in this run' : d.hasRows ? 'holds rows' : 'empty'})`);
+    out.result(`  ${tables.length > 0 ? `${step.name.padEnd(width)}  destroys ${tables.join(', ')}` : step.name}`);
+  }
+}
+
+/** SPEC §7: the last line of a dry run, also of one that failed (stdout; stderr with --json, where stdout is the document). */
+export function renderDryRunLine(out: Output): void {
+  const line = 'dry run: nothing was changed';
+  if (out.json) out.resultOnStderr(line);
+  else out.result(line);
 }
 
 /** The end of up / down / PHASE / --rollback (steps were rendered as they finished). */
@@ -102,10 +138,7 @@ export function renderRunSummary(out: Output, result: RunResult): void {
   }
   if (result.backups.length > 0) out.result(`backups written: ${result.backups.join(', ')}`);
   if (result.dryRun) {
-    const line = 'dry run: nothing was changed';
-    // SPEC §7: the last line of human output; with --json it goes to stderr.
-    if (out.json) out.progress(line);
-    else out.result(line);
+    renderDryRunLine(out);
   } else if (result.steps.length > 0) {
     const names = result.direction === 'up' ? result.applied : result.reverted;
     out.result(`${result.direction === 'up' ? 'applied' : 'reverted'} ${names.length} migration${names.length === 1 ? '' : 's'}`);

@@ -39,7 +39,13 @@ export type { StatementReport } from './module-context.js';
 export interface StepReport {
   name: string;
   direction: 'up' | 'down';
+  /** A SQL directory or a TS/JS module. */
+  kind: 'sql' | 'module';
   statements: StatementReport[];
+  /**
+   * Milliseconds, rounded. A real run's applied step reports the `duration_ms` its history row
+   * records (measured by the server, or for no-transaction steps the same number strata wrote).
+   */
   durationMs: number;
   /** Server NOTICEs and the module's log lines during the step (backfill counts). */
   notices: string[];
@@ -118,6 +124,8 @@ type Sent = {
   report?: StatementReport;
   /** The step's COMMIT (or RELEASE SAVEPOINT of a dry run). */
   ends?: boolean;
+  /** Receives the statement's result (the history row's RETURNING duration_ms). */
+  onResult?: (value: unknown) => void;
   /** The look-ahead check that the step before this one committed. */
   chainedTo?: string;
   /** The check that the tables of a destructive statement are still empty (see EmptyAtAssessment). */
@@ -145,6 +153,8 @@ export class StepExecutor {
   /** Plain steps sent ahead of the running one, in plan order. */
   private readonly ahead = new Map<PreparedStep, InFlight>();
   private emptyAtAssessment: EmptyAtAssessment = new Map();
+  /** The duration_ms each step's history row recorded (real runs), for its report. */
+  private readonly recordedMs = new Map<PreparedStep, number>();
 
   constructor(
     private readonly db: Database,
@@ -165,7 +175,9 @@ export class StepExecutor {
 
   /** Runs a step, retrying on lock_timeout with backoff 1 s, 2 s, 4 s… (SPEC §5). */
   async run(step: PreparedStep): Promise<StepReport> {
-    const report: StepReport = { name: step.name, direction: step.direction, statements: [], durationMs: 0, notices: [], warnings: [], backups: [], retries: 0 };
+    const report: StepReport = {
+      name: step.name, direction: step.direction, kind: step.module ? 'module' : 'sql', statements: [], durationMs: 0, notices: [], warnings: [], backups: [], retries: 0,
+    };
     const started = performance.now();
     // Kept with the step (rendered after it, and in the JSON); live on stderr only with -v. A notice
     // of a step sent ahead goes to that step: it arrives while one of its queries is the active one.
@@ -199,7 +211,9 @@ export class StepExecutor {
       throw error;
     } finally {
       this.db.setNoticeHandler(undefined);
-      report.durationMs = Math.round(performance.now() - started);
+      // What history recorded, when it did: the report and `schema_migrations` never disagree.
+      report.durationMs = this.recordedMs.get(step) ?? Math.round(performance.now() - started);
+      this.recordedMs.delete(step);
     }
     return report;
   }
@@ -294,7 +308,7 @@ export class StepExecutor {
       flight.size += statement.sql.length;
       this.send(flight.queue, statement.sql, { statement, report: entry });
     }
-    this.send(flight.queue, this.historySql(step));
+    this.sendHistory(flight.queue, step);
     this.send(flight.queue, this.closing(), { ends: true });
     return flight;
   }
@@ -351,8 +365,17 @@ export class StepExecutor {
     return this.settings.dryRun ? 'RELEASE SAVEPOINT strata_step' : 'COMMIT';
   }
 
-  private historySql(step: PreparedStep): string {
-    return step.direction === 'up' ? this.history.insertAppliedSql(step.name, step.migration.checksum) : this.history.deleteSql(step.name);
+  /**
+   * The step's history row (up) or its removal (down), in its transaction. A real up step keeps the
+   * duration_ms the row records; a dry run's would count from the rehearsal's start (its now()).
+   */
+  private sendHistory(queue: Sent[], step: PreparedStep): void {
+    if (step.direction === 'down') return this.send(queue, this.history.deleteSql(step.name));
+    const onResult = this.settings.dryRun ? undefined : (value: unknown) => {
+      const ms = (value as { duration_ms?: unknown }[] | undefined)?.[0]?.duration_ms;
+      if (typeof ms === 'number') this.recordedMs.set(step, ms);
+    };
+    this.send(queue, this.history.insertAppliedSql(step.name, step.migration.checksum), onResult ? { onResult } : {});
   }
 
   private noteHistory(step: PreparedStep): void {
@@ -387,7 +410,10 @@ export class StepExecutor {
         // COMMIT of an aborted transaction reports ROLLBACK; an error must have come first, but a
         // rolled-back step must never count as applied, whatever the reason.
         failure ??= new PipelineFailure(undefined, new Error('the transaction was rolled back at COMMIT'), ended);
-      } else if (item.report) item.report.rowCount = typeof result.value.count === 'number' ? result.value.count : null;
+      } else {
+        if (item.report) item.report.rowCount = typeof result.value.count === 'number' ? result.value.count : null;
+        item.onResult?.(result.value);
+      }
     }
     if (failure) throw failure;
   }
@@ -436,7 +462,7 @@ export class StepExecutor {
         report.statements.push(entry);
         this.send(queue, statement.sql, { statement, report: entry });
       }
-      this.send(queue, this.historySql(step));
+      this.sendHistory(queue, step);
       this.send(queue, this.closing(), { ends: !this.settings.dryRun });
       await this.flush(queue);
       this.noteHistory(step);
@@ -475,7 +501,11 @@ export class StepExecutor {
     // Not the recording context: destroys() only looks, and its queries are not the step's statements.
     const { schema, options, dryRun } = this.settings;
     const log = { info: (m: string) => report.notices.push(m), warn: (m: string) => report.warnings.push(m), debug: (m: string) => this.log.debug(`${step.name}: ${m}`) };
-    return declaredDestruction(step.module, step.name, step.direction, { sql: this.db.sql, direction: step.direction, dryRun, schema, log, options });
+    try {
+      return await declaredDestruction(step.module, step.name, step.direction, { sql: this.db.sql, direction: step.direction, dryRun, schema, log, options });
+    } catch (error) {
+      throw moduleFailure(step, error, undefined, 'destroys');
+    }
   }
 
   private async callModule(step: PreparedStep, ctx: MigrationContext): Promise<void> {
@@ -492,7 +522,7 @@ export class StepExecutor {
       await this.flush(queue);
       await this.guardActions(step, await this.destructionNow(step, report), report, new Set());
       await this.callModule(step, this.moduleContext(step, report, true));
-      this.send(queue, this.historySql(step));
+      this.sendHistory(queue, step);
       this.send(queue, this.closing(), { ends: !this.settings.dryRun });
       await this.flush(queue).catch((error: unknown) => { ended = error instanceof PipelineFailure && error.ended; throw error; });
       this.noteHistory(step);
@@ -553,8 +583,15 @@ export class StepExecutor {
       await sql.unsafe('RESET lock_timeout').catch(() => undefined);
       await sql.unsafe('RESET statement_timeout').catch(() => undefined);
     }
-    if (step.direction === 'up') await this.history.markApplied(step.name, performance.now() - started);
-    else await this.history.remove(step.name);
+    await this.recordEnd(step, started);
+  }
+
+  /** A no-transaction step's end in history: applied with its duration (which its report shows too), or removed. */
+  private async recordEnd(step: PreparedStep, started: number): Promise<void> {
+    if (step.direction === 'down') return this.history.remove(step.name);
+    const ms = Math.round(performance.now() - started);
+    await this.history.markApplied(step.name, ms);
+    this.recordedMs.set(step, ms);
   }
 
   /** no-transaction module: recorded as failed first; ctx.sql is the plain session. */
@@ -567,7 +604,6 @@ export class StepExecutor {
     } catch (error) {
       throw moduleFailure(step, error, `${step.name} is recorded as failed; fix the database, then run: migrate repair ${step.name}`);
     }
-    if (step.direction === 'up') await this.history.markApplied(step.name, performance.now() - started);
-    else await this.history.remove(step.name);
+    await this.recordEnd(step, started);
   }
 }

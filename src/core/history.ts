@@ -105,11 +105,13 @@ export class HistoryStore implements UmzugStorage<unknown> {
   /**
    * SQL that records an applied migration inside its own transaction; `duration_ms` is measured by
    * the server (`clock_timestamp() - now()`, now() being the transaction start) so the row can be
-   * pipelined with the migration. Values are a validated name and a hex checksum, quoted as literals.
+   * pipelined with the migration; it returns `duration_ms`, so the step reports what history records.
+   * Values are a validated name and a hex checksum, quoted as literals.
    */
   insertAppliedSql(name: string, checksum: string): string {
     return `INSERT INTO ${this.qualified} (name, checksum, applied_at, duration_ms, applied_by, state)
-VALUES (${quoteLiteral(name)}, ${quoteLiteral(checksum)}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, current_user, 'applied')`;
+VALUES (${quoteLiteral(name)}, ${quoteLiteral(checksum)}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, current_user, 'applied')
+RETURNING duration_ms`;
   }
 
   /** SQL that removes a migration's row inside the down step's transaction. */

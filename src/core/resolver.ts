@@ -5,6 +5,7 @@
  * Anything that looks like a migration but is not one exactly is an error (exit 2), never silently
  * skipped: a typo must not make a migration disappear from a deploy.
  */
+import { isUtf8 } from 'node:buffer';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,13 @@ export interface SqlSource {
   path: string;
   /** Path relative to the migrations directory, for messages (`003_x/up.sql`). */
   displayPath: string;
-  text: string;
+  /**
+   * The file's text, without a leading UTF-8 byte-order mark (psql skips one too). Reading it
+   * throws a UsageError (exit 2) when the file is not valid UTF-8: nothing runs such a file.
+   */
+  readonly text: string;
+  /** Set when the file is not valid UTF-8: `003_x/up.sql:4: not valid UTF-8 (byte 0xe9)`. */
+  encodingError?: string;
 }
 
 /** One migration on disk. */
@@ -30,7 +37,7 @@ export interface ResolvedMigration {
   kind: 'sql' | 'module';
   /** The directory (sql) or the module file. */
   path: string;
-  /** SHA-256 hex of up.sql, or of the whole module, with CRLF normalised to LF (SPEC §3). */
+  /** SHA-256 hex of up.sql's bytes, or of the whole module's, with CRLF normalised to LF (SPEC §3). */
   checksum: string;
   up?: SqlSource;
   down?: SqlSource;
@@ -41,12 +48,87 @@ const NAME = /^(\d{3,})_([a-z0-9_]+)$/;
 const MODULE = /^(\d{3,})_([a-z0-9_]+)\.(ts|js|mjs)$/;
 
 // One-shot hashing (Node 20.12+) makes no Hash object per file: half the time, and less garbage.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
 
-/** SHA-256 of text with CRLF normalised to LF. */
-export function checksumOf(text: string): string {
-  const normalised = text.replace(/\r\n/g, '\n');
+/**
+ * SPEC §3: SHA-256 of a file's bytes with CRLF normalised to LF — what `sha256sum` prints for the
+ * LF version of the file, whatever bytes it holds (a string is hashed as its UTF-8 bytes).
+ */
+export function checksumOf(content: string | Uint8Array): string {
+  const normalised = typeof content === 'string' ? content.replace(/\r\n/g, '\n') : withoutCrBeforeLf(content);
   return oneShot ? oneShot('sha256', normalised, 'hex') : crypto.createHash('sha256').update(normalised).digest('hex');
+}
+
+/** The bytes with every CR that precedes an LF removed (the bytes themselves when there is none). */
+function withoutCrBeforeLf(bytes: Uint8Array): Uint8Array {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let cr = buffer.indexOf(0x0d);
+  if (cr < 0) return bytes;
+  const out = Buffer.allocUnsafe(buffer.length);
+  let length = 0;
+  let start = 0;
+  for (; cr >= 0; cr = buffer.indexOf(0x0d, cr + 1)) {
+    if (buffer[cr + 1] !== 0x0a) continue;
+    length += buffer.copy(out, length, start, cr);
+    start = cr + 1;
+  }
+  length += buffer.copy(out, length, start);
+  return out.subarray(0, length);
+}
+
+/**
+ * Offset of the first byte that is not part of a well-formed UTF-8 sequence (the lead byte of a
+ * sequence cut short, overlong, a surrogate or beyond U+10FFFF), or -1. Called only for files
+ * buffer.isUtf8 rejected, to say where.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length === 0) return i;
+    // The second byte's range rules out overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k];
+      if (next === undefined || next < (k === 1 ? low : 0x80) || next > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += length;
+  }
+  return -1;
+}
+
+/** `file:line: not valid UTF-8 (byte 0xe9)` for a file buffer.isUtf8 rejected. */
+function notUtf8(bytes: Uint8Array, displayPath: string): UsageError {
+  const at = Math.max(0, firstInvalidUtf8(bytes));
+  let line = 1;
+  for (let i = bytes.indexOf(0x0a); i >= 0 && i < at; i = bytes.indexOf(0x0a, i + 1)) line++;
+  const byte = (bytes[at] ?? 0).toString(16).padStart(2, '0');
+  return new UsageError(`${displayPath}:${line}: not valid UTF-8 (byte 0x${byte})`, {
+    hint: 'strata reads SQL files as UTF-8: convert the file (e.g. iconv -f LATIN1 -t UTF-8), then check the line',
+  });
+}
+
+/**
+ * A SQL file's bytes as a source. Not valid UTF-8: its checksum still stands (it is over the
+ * bytes), so `status` can show the migration, but whatever would run or print it is refused.
+ */
+function sqlSource(file: string, displayPath: string, bytes: Buffer): SqlSource {
+  if (isUtf8(bytes)) {
+    const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+    return { path: file, displayPath, text: bytes.toString('utf8', bom ? 3 : 0) };
+  }
+  const encodingError = notUtf8(bytes, displayPath).message;
+  return {
+    path: file, displayPath, encodingError,
+    get text(): string {
+      throw notUtf8(bytes, displayPath);
+    },
+  };
 }
 
 /** Splits `003_add_program_tables` into number and phase; undefined for anything else. */
@@ -76,14 +158,15 @@ function invalidName(entry: string, hint: string): UsageError {
 }
 
 /** Reads one SQL file of a migration directory (checked: a file, inside the root). */
-function readSource(file: string, displayPath: string, root: string, dirent?: fs.Dirent): SqlSource {
+function readSource(file: string, displayPath: string, root: string, dirent?: fs.Dirent): { source: SqlSource; bytes: Buffer } {
   // The directory listing already says what the entry is; only links need a second look.
   const isLink = dirent ? dirent.isSymbolicLink() : fs.lstatSync(file).isSymbolicLink();
   if (isLink) assertInside(file, root);
   if (dirent && !isLink ? dirent.isDirectory() : fs.statSync(file).isDirectory()) {
     throw new UsageError(`${path.relative(root, file)} is a directory, expected a SQL file`);
   }
-  return { path: file, displayPath, text: fs.readFileSync(file, 'utf8') };
+  const bytes = fs.readFileSync(file);
+  return { source: sqlSource(file, displayPath, bytes), bytes };
 }
 
 /**
@@ -96,7 +179,7 @@ function lazySource(target: ResolvedMigration, key: 'down' | 'verify', file: str
   Object.defineProperty(target, key, {
     enumerable: true,
     configurable: true,
-    get: () => (cached ??= readSource(file, displayPath, root, dirent)),
+    get: () => (cached ??= readSource(file, displayPath, root, dirent).source),
   });
 }
 
@@ -114,8 +197,8 @@ function resolveDirectory(root: string, entry: string, full: string): ResolvedMi
   const files = new Map(fs.readdirSync(full, { withFileTypes: true }).map((d) => [d.name, d]));
   const upEntry = files.get('up.sql');
   if (!upEntry) throw new UsageError(`migration ${entry} has no up.sql`, { hint: `create ${path.join(entry, 'up.sql')}` });
-  const up = readSource(full + path.sep + 'up.sql', entry + path.sep + 'up.sql', root, upEntry);
-  const migration: ResolvedMigration = { name: entry, number: parsed.number, phase: parsed.phase, kind: 'sql', path: full, checksum: checksumOf(up.text), up };
+  const { source: up, bytes } = readSource(full + path.sep + 'up.sql', entry + path.sep + 'up.sql', root, upEntry);
+  const migration: ResolvedMigration = { name: entry, number: parsed.number, phase: parsed.phase, kind: 'sql', path: full, checksum: checksumOf(bytes), up };
   for (const key of ['down', 'verify'] as const) {
     const dirent = files.get(`${key}.sql`);
     if (!dirent) continue;
@@ -138,8 +221,7 @@ function resolveEntry(root: string, prefix: string, dirent: fs.Dirent): Resolved
   if (entry.endsWith('.d.ts')) return undefined;
   const module = MODULE.exec(entry);
   if (module) {
-    const text = fs.readFileSync(full, 'utf8');
-    return { name: `${module[1]}_${module[2]}`, number: module[1]!, phase: module[2]!, kind: 'module', path: full, checksum: checksumOf(text) };
+    return { name: `${module[1]}_${module[2]}`, number: module[1]!, phase: module[2]!, kind: 'module', path: full, checksum: checksumOf(fs.readFileSync(full)) };
   }
   if (/^\d/.test(entry) || entry.endsWith('.sql')) {
     throw invalidName(entry, entry.endsWith('.sql')

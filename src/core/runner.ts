@@ -80,11 +80,35 @@ export interface RunDependencies {
   confirm?: (question: string) => Promise<boolean>;
   /** Backs up before destructive statements (SPEC §6); absent with --no-backup. */
   guard?: DestructiveGuard;
+  /**
+   * The run's plan, once every step is classified and before anything runs or is confirmed
+   * (SPEC §5: a rollback's plan is printed first, also when the run is then refused).
+   */
+  onPlan?: (plan: PlannedStep[], direction: Direction) => void;
   /** Step progress for spinners. */
   onStepStart?: (name: string, direction: Direction) => void | Promise<void>;
   onStepEnd?: (report: StepReport) => void;
   /** Tests shorten retry backoff. */
   sleep?: (ms: number) => Promise<void>;
+}
+
+/** A table a planned step destroys, as assessed before the run. */
+export interface PlannedDestruction {
+  /** `schema.name`. */
+  table: string;
+  exists: boolean;
+  /** It held rows when assessed (or may, being created earlier in the run). */
+  hasRows: boolean;
+  /** It does not exist yet: an earlier step of this run creates it. */
+  createdByRun: boolean;
+}
+
+/** One step of a run's plan, in run order (rollbacks: newest first). */
+export interface PlannedStep {
+  name: string;
+  direction: Direction;
+  /** The tables its destructive statements (or its module's destroys()) reach; empty: none found. */
+  destroys: PlannedDestruction[];
 }
 
 /** SPEC §5 JSON of up/down/PHASE/--rollback, plus what a reader needs to trust it. */
@@ -98,14 +122,34 @@ export interface RunResult {
   warnings: string[];
   /** What destructive steps would destroy (tables with rows), assessed before the run. */
   destructive: { step: string; summary: string; tables: string[] }[];
+  /** The steps the run was about to run, in order, each with what it destroys (see PlannedStep). */
+  plan: PlannedStep[];
 }
 
 function emptyResult(request: RunRequest): RunResult {
-  return { dryRun: request.dryRun, direction: request.direction, applied: [], reverted: [], backups: [], steps: [], warnings: [], destructive: [] };
+  return { dryRun: request.dryRun, direction: request.direction, applied: [], reverted: [], backups: [], steps: [], warnings: [], destructive: [], plan: [] };
+}
+
+/** The plan of classified steps: each step with the tables its findings reach (existing or created by the run). */
+export function planOf(steps: PreparedStep[], findings: DestructiveFinding[]): PlannedStep[] {
+  return steps.map((step) => {
+    const destroys = new Map<string, PlannedDestruction>();
+    for (const finding of findings) {
+      if (finding.step !== step.name) continue;
+      for (const t of finding.tables) {
+        if (!t.exists && !t.mayHoldRowsLater) continue; // not there, and nothing in the run makes it: nothing to lose
+        const table = tableLabel(t);
+        const seen = destroys.get(table);
+        const hasRows = t.hasRows || t.mayHoldRowsLater || (seen?.hasRows ?? false);
+        destroys.set(table, { table, exists: t.exists, hasRows, createdByRun: !t.exists });
+      }
+    }
+    return { name: step.name, direction: step.direction, destroys: [...destroys.values()] };
+  });
 }
 
 /** SPEC §6 confirmation: non-interactive needs --yes (exit 6); a terminal is asked. True when destroying data was confirmed. */
-async function confirmDestruction(findings: DestructiveFinding[], request: RunRequest, deps: RunDependencies): Promise<boolean> {
+async function confirmDestruction(findings: DestructiveFinding[], steps: PreparedStep[], request: RunRequest, deps: RunDependencies): Promise<boolean> {
   const atRisk = tablesAtRisk(findings);
   if (request.noBackup && !request.yes) {
     throw new Refused('--no-backup skips the safety backups and needs --yes', { hint: 'add --yes if you mean it' });
@@ -113,7 +157,9 @@ async function confirmDestruction(findings: DestructiveFinding[], request: RunRe
   if (request.yes || request.dryRun) return true;
   if (atRisk.length === 0) return false;
   const names = atRisk.map((t) => (t.exists ? tableLabel(t) : `${tableLabel(t)} (created earlier in this run)`)).join(', ');
-  const what = `this run destroys data in ${names}${request.noBackup ? ' WITHOUT a backup' : ' (backed up first)'}`;
+  // A rollback names what it reverts (SPEC §5: its plan comes first; the question repeats it).
+  const reverts = request.direction === 'down' ? `reverts ${steps.map((s) => s.name).join(', ')} and ` : '';
+  const what = `this run ${reverts}destroys data in ${names}${request.noBackup ? ' WITHOUT a backup' : ' (backed up first)'}`;
   if (!request.interactive || !deps.confirm) {
     throw new Refused(`refusing to run a destructive step without confirmation: ${what}`, {
       hint: 'nothing was changed; rehearse with --dry-run, then rerun with --yes',
@@ -127,7 +173,13 @@ async function confirmDestruction(findings: DestructiveFinding[], request: RunRe
 export async function runMigrations(db: Database, migrations: ResolvedMigration[], request: RunRequest, deps: RunDependencies): Promise<RunResult> {
   const history = new HistoryStore(db.sql, { schema: request.schema, table: request.historyTable });
   const result = emptyResult(request);
-  await withRunLock(db.sql, history.location, request.lockTimeoutMs, () => runLocked(db, history, migrations, request, deps, result));
+  try {
+    await withRunLock(db.sql, history.location, request.lockTimeoutMs, () => runLocked(db, history, migrations, request, deps, result));
+  } catch (error) {
+    // A refusal (exit 6) or a failure after the plan was made: the JSON error document carries it too.
+    if (error instanceof StrataError && result.plan.length > 0) error.details = { ...error.details, plan: result.plan };
+    throw error;
+  }
   return result;
 }
 
@@ -156,7 +208,9 @@ async function runLocked(db: Database, history: HistoryStore, migrations: Resolv
     const findings = await assessDestructive(db.sql, steps, request.schema);
     const emptyAtAssessment = emptyDestruction(steps, findings);
     result.destructive = findings.map((f) => ({ step: f.step, summary: f.action.summary, tables: tablesAtRisk([f]).map(tableLabel) }));
-    const confirmed = await confirmDestruction(findings, request, deps);
+    result.plan = planOf(steps, findings);
+    if (steps.length > 0) deps.onPlan?.(result.plan, request.direction);
+    const confirmed = await confirmDestruction(findings, steps, request, deps);
     deps.guard?.expect?.({ foreseen: new Set(tablesAtRisk(findings).map(tableLabel)), confirmed });
     // Only now, with every step classified and confirmed, does the run write anything.
     if (steps.length > 0) await history.ensure();

@@ -4,12 +4,14 @@
  * applied"). A step is one migration in one direction, with its statements, its transaction mode
  * and the destructive actions it contains.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Sql } from '../db/connect.js';
-import { UsageError } from '../errors.js';
+import { MigrationFailed, UsageError } from '../errors.js';
 import type { DestructiveAction, TableRef } from '../sql/destructive.js';
 import { moduleFailure } from './failure.js';
+import { recordingSql } from './module-context.js';
 import type { SqlStatement } from '../sql/statements.js';
 // Types only: the SQL modules (and the WASM parser) load when a run has SQL steps.
 import type * as SqlDestructive from '../sql/destructive.js';
@@ -46,11 +48,23 @@ export interface PrepareContext {
   options: Readonly<Record<string, string | undefined>>;
 }
 
-/** Loads a TS/JS migration module (TypeScript through tsx, loaded only when a .ts file exists). */
+/**
+ * Loads a TS/JS migration module (TypeScript through tsx, loaded only when a .ts file exists).
+ *
+ * A .ts file in an ES-module package (the nearest package.json says `"type": "module"`) is
+ * imported (`tsImport`); elsewhere Node treats it as CommonJS, and it is required through tsx's
+ * CommonJS hook. Not `tsImport` there: tsx then runs the transpiled code from a `data:` URL with
+ * no source map, so a stack trace shows line 2 of minified code, not the line a failing statement
+ * was written on (core/failure.ts needs the source's lines). Both ways are what tsx itself does
+ * with such a file; top-level await works only in the first, as before.
+ */
 export async function loadMigrationModule(file: string): Promise<MigrationModule> {
   let loaded: Partial<MigrationModule> & { default?: Partial<MigrationModule> };
   try {
-    if (file.endsWith('.ts')) {
+    if (file.endsWith('.ts') && !inModulePackage(path.dirname(file))) {
+      const { require: tsxRequire } = await import('tsx/cjs/api');
+      loaded = tsxRequire(file, import.meta.url) as typeof loaded;
+    } else if (file.endsWith('.ts')) {
       const { tsImport } = await import('tsx/esm/api');
       loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as typeof loaded;
     } else {
@@ -64,6 +78,26 @@ export async function loadMigrationModule(file: string): Promise<MigrationModule
     throw new UsageError(`migration module ${path.basename(file)} does not export an up(ctx) function`);
   }
   return mod as MigrationModule;
+}
+
+/** Node's rule: the nearest package.json decides, and only `"type": "module"` makes .js/.ts files ES modules. */
+function inModulePackage(dir: string): boolean {
+  for (let current = dir; ; current = path.dirname(current)) {
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(path.join(current, 'package.json'), 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      try {
+        return (JSON.parse(text) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (path.dirname(current) === current) return false;
+  }
 }
 
 /** Turns `destroys()` entries into table references. */
@@ -160,19 +194,39 @@ function checkTransactionBlocks(statements: readonly SqlStatement[], file: strin
   }
 }
 
-async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigration, direction: Direction, context: PrepareContext): Promise<PreparedStep> {
-  const module = await loadMigrationModule(migration.path);
-  if (direction === 'down' && typeof module.down !== 'function') {
-    throw new UsageError(`cannot roll back: ${migration.name} exports no down(ctx) (irreversible)`);
+async function prepareModuleStep(entry: StatusEntry, migration: ResolvedMigration, module: MigrationModule, direction: Direction, context: PrepareContext): Promise<PreparedStep> {
+  const step: PreparedStep = { name: migration.name, direction, migration, entry, transactional: module.transaction !== false, module, statements: [], destructive: [] };
+  if (typeof module.destroys === 'function') {
+    // Recorded like up/down's queries (and thrown away): a failing query then names its line.
+    const sql = recordingSql(context.sql, [], false);
+    const ctx: MigrationContext = { sql, direction, dryRun: context.dryRun, schema: context.schema, log: context.log, options: context.options };
+    try {
+      step.destructive = await declaredDestruction(module, migration.name, direction, ctx);
+    } catch (error) {
+      throw moduleFailure(step, error, undefined, 'destroys');
+    }
   }
-  let destructive: DestructiveAction[];
-  try {
-    const ctx: MigrationContext = { sql: context.sql, direction, dryRun: context.dryRun, schema: context.schema, log: context.log, options: context.options };
-    destructive = await declaredDestruction(module, migration.name, direction, ctx);
-  } catch (error) {
-    throw moduleFailure({ name: migration.name, direction, migration, entry, transactional: true, statements: [], destructive: [] }, error);
+  return step;
+}
+
+/**
+ * The modules of the run's module steps, loaded in run order. A rollback through a module without
+ * down(ctx) is refused here, before anything runs, as one without down.sql is (SPEC §3: exit 1).
+ */
+async function loadModules(entries: StatusEntry[], direction: Direction): Promise<Map<StatusEntry, MigrationModule>> {
+  const modules = new Map<StatusEntry, MigrationModule>();
+  for (const entry of entries) {
+    if (entry.migration?.kind === 'module') modules.set(entry, await loadMigrationModule(entry.migration.path));
   }
-  return { name: migration.name, direction, migration, entry, transactional: module.transaction !== false, module, statements: [], destructive };
+  if (direction === 'down') {
+    const irreversible = [...modules].filter(([, module]) => typeof module.down !== 'function').map(([entry]) => entry.name);
+    if (irreversible.length > 0) {
+      throw new MigrationFailed(`cannot roll back: ${irreversible.join(', ')} exports no down(ctx) (irreversible)`, {
+        hint: 'nothing was changed; export a down(ctx) to make it reversible',
+      });
+    }
+  }
+  return modules;
 }
 
 /**
@@ -193,6 +247,7 @@ export async function declaredDestruction(module: MigrationModule, name: string,
 
 /** Classifies every step of a run; any invalid file fails here, before the first statement runs. */
 export async function prepareSteps(entries: StatusEntry[], direction: Direction, context: PrepareContext): Promise<PreparedStep[]> {
+  const loaded = await loadModules(entries, direction);
   const modules = entries.some((e) => e.migration?.kind === 'sql') ? await loadSqlModules() : undefined;
   const presplit = modules ? splitAllAtOnce(entries, direction, modules) : undefined;
   const steps: PreparedStep[] = [];
@@ -201,7 +256,7 @@ export async function prepareSteps(entries: StatusEntry[], direction: Direction,
     if (!migration) throw new UsageError(`${entry.name} has no file on disk`);
     steps.push(migration.kind === 'sql'
       ? prepareSqlStep(entry, migration, direction, modules!, presplit?.get(sqlSourceOf(migration, direction)))
-      : await prepareModuleStep(entry, migration, direction, context));
+      : await prepareModuleStep(entry, migration, loaded.get(entry)!, direction, context));
   }
   return steps;
 }

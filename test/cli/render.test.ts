@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Output } from '../../src/cli/output.js';
-import { groupDigits, renderStatus, shortTime, statementHead } from '../../src/cli/render.js';
+import { duration, groupDigits, renderStatus, rowCount, shortTime, statementHead } from '../../src/cli/render.js';
 import type { StatusEntry } from '../../src/core/plan.js';
 
 function capture(): { stream: NodeJS.WriteStream; writes: string[] } {
@@ -106,5 +106,17 @@ describe('groupDigits', () => {
 
   it('falls back to the locale formatting for what is not an integer', () => {
     expect(groupDigits(1234.5)).toBe((1234.5).toLocaleString('en-US'));
+  });
+});
+
+describe('duration and rowCount', () => {
+  it('say <1 ms for a step history records as 0 ms, and 1 row in the singular', () => {
+    expect(duration(0)).toBe('<1 ms');
+    expect(duration(1)).toBe('1 ms');
+    expect(duration(12345)).toBe('12,345 ms');
+    expect(rowCount(0)).toBe('0 rows');
+    expect(rowCount(1)).toBe('1 row');
+    expect(rowCount(2)).toBe('2 rows');
+    expect(rowCount(1000)).toBe('1,000 rows');
   });
 });

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
+import { isUtf8 } from 'node:buffer';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, compareMigrations, resolveMigrations } from '../../src/core/resolver.js';
+import { checksumOf, compareMigrations, firstInvalidUtf8, resolveMigrations } from '../../src/core/resolver.js';
 import { UsageError } from '../../src/errors.js';
 import { tempDir, writeMigrations } from '../support/migrations.js';
 
@@ -130,5 +132,70 @@ describe('resolveMigrations', () => {
     const names = ['0999_a', '1000_b', '01001_c', '002_d', '0000000003_e', '010_f'];
     const dir = writeMigrations(Object.fromEntries(names.map((n) => [n, { up: `SELECT '${n}';` }])));
     expect((await resolveMigrations(dir)).map((m) => m.name)).toEqual(['002_d', '0000000003_e', '010_f', '0999_a', '1000_b', '01001_c']);
+  });
+
+  it('checksums the bytes of a file that is not UTF-8: what sha256sum prints for its LF version', async () => {
+    const sha256 = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
+    const dir = writeMigrations({ '001_a': { up: 'x' }, '002_b.js': 'x' });
+    const latin1 = Buffer.from("-- caf\xe9\r\nINSERT INTO t VALUES ('\xe9');\r\n", 'latin1');
+    fs.writeFileSync(path.join(dir, '001_a', 'up.sql'), latin1);
+    fs.writeFileSync(path.join(dir, '002_b.js'), Buffer.concat([Buffer.from('// \xff\r\r\n', 'latin1'), Buffer.from('export function up() {}\r\n')]));
+    const [a, b] = await resolveMigrations(dir);
+    const lf = Buffer.from("-- caf\xe9\nINSERT INTO t VALUES ('\xe9');\n", 'latin1');
+    expect(a!.checksum).toBe(sha256(lf));
+    expect(b!.checksum).toBe(sha256(Buffer.concat([Buffer.from('// \xff\r\n', 'latin1'), Buffer.from('export function up() {}\n')])));
+    // Editing one invalid byte into another is a change (decoding both to U+FFFD hid it).
+    fs.writeFileSync(path.join(dir, '001_a', 'up.sql'), Buffer.from(latin1.toString('latin1').replace('\xe9', '\xe8'), 'latin1'));
+    const [edited] = await resolveMigrations(dir);
+    expect(edited!.checksum).not.toBe(a!.checksum);
+  });
+
+  it('keeps the checksum of UTF-8 text as it was (bytes and text hash alike), BOM included', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.boolean(), (text, bom) => {
+      const content = (bom ? '\ufeff' : '') + text;
+      expect(checksumOf(Buffer.from(content, 'utf8'))).toBe(checksumOf(content));
+    }), { numRuns: 500 });
+  });
+
+  it('a file that is not UTF-8 is read without error, and refused where its text is needed: file, line and byte (exit 2)', async () => {
+    const dir = writeMigrations({ '001_a': { up: 'SELECT 1;\n' } });
+    fs.writeFileSync(path.join(dir, '001_a', 'up.sql'), Buffer.concat([Buffer.from('SELECT 1;\n-- caf\u00e9\n', 'utf8'), Buffer.from("SELECT 'caf\xe9';\n", 'latin1')]));
+    fs.writeFileSync(path.join(dir, '001_a', 'down.sql'), Buffer.from([0x53, 0x0a, 0xc0, 0x80, 0x0a]));
+    const [m] = await resolveMigrations(dir);
+    const error = (read: () => string) => { try { read(); } catch (e) { return e; } return undefined; };
+    const up = error(() => m!.up!.text);
+    expect(up).toBeInstanceOf(UsageError);
+    expect((up as UsageError).message).toBe(`${path.join('001_a', 'up.sql')}:3: not valid UTF-8 (byte 0xe9)`);
+    expect(m!.up!.encodingError).toBe((up as UsageError).message);
+    expect((error(() => m!.down!.text) as UsageError).message).toBe(`${path.join('001_a', 'down.sql')}:2: not valid UTF-8 (byte 0xc0)`);
+  });
+
+  it('drops a leading UTF-8 BOM from the text, as psql does', async () => {
+    const dir = writeMigrations({ '001_a': { up: '\ufeffSELECT 1;\n', down: 'SELECT \ufeff1;\n' } });
+    const [m] = await resolveMigrations(dir);
+    expect(m!.up!.text).toBe('SELECT 1;\n');
+    expect(m!.down!.text).toBe('SELECT \ufeff1;\n'); // only a leading one is a byte-order mark
+    expect(m!.checksum).toBe(checksumOf('\ufeffSELECT 1;\n'));
+  });
+
+  it('firstInvalidUtf8 agrees with buffer.isUtf8 and points at the first byte that breaks it', () => {
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 24 }),
+      fc.string({ unit: 'binary', maxLength: 12 }).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
+      fc.tuple(fc.string({ unit: 'binary', maxLength: 6 }), fc.uint8Array({ minLength: 1, maxLength: 3 }), fc.string({ unit: 'binary', maxLength: 6 }))
+        .map(([a, junk, b]) => new Uint8Array(Buffer.concat([Buffer.from(a, 'utf8'), junk, Buffer.from(b, 'utf8')]))),
+    );
+    fc.assert(fc.property(bytes, (b) => {
+      const at = firstInvalidUtf8(b);
+      expect(at === -1).toBe(isUtf8(b));
+      if (at >= 0) {
+        expect(isUtf8(b.subarray(0, at))).toBe(true);
+        // Byte `at` starts no valid sequence: no prefix that takes it in is valid UTF-8.
+        for (let end = at + 1; end <= Math.min(b.length, at + 4); end++) expect(isUtf8(b.subarray(0, end))).toBe(false);
+      }
+    }), { numRuns: 3000 });
+    for (const [hex, at] of [['ff', 0], ['41c3', 1], ['41c328', 1], ['eda080', 0], ['f4908080', 0], ['e08080', 0], ['c0af', 0], ['f09f9880', -1]] as const) {
+      expect(firstInvalidUtf8(Buffer.from(hex, 'hex')), hex).toBe(at);
+    }
   });
 });

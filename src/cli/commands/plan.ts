@@ -46,7 +46,11 @@ export async function run(ctx: CommandContext, target: string | undefined): Prom
   if (steps.length === 0) out.result(direction === 'up' ? 'nothing to apply' : 'nothing to revert');
   for (const [i, step] of steps.entries()) {
     out.result(out.paint.bold(`${i + 1}. ${step.name} (${direction}${step.transactional ? '' : ', no-transaction'}) — ${step.file}`));
-    if (step.sql === null) out.result('   (TypeScript/JavaScript module: runs its exported function)');
+    if (step.sql === null) {
+      // Its statements exist only when its code runs: a dry run runs it and lists them.
+      const rehearse = `migrate ${entries.find((e) => e.name === step.name)?.phase ?? step.name}${direction === 'down' ? ' --rollback' : ''} --dry-run`;
+      out.result(`   (TypeScript/JavaScript module: its ${direction}() builds its statements as it runs; \`${rehearse}\` lists them)`);
+    }
     else for (const line of step.sql.trimEnd().split('\n')) out.result(`   ${line}`);
     out.result('');
   }

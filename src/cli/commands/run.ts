@@ -6,7 +6,8 @@ import { matchTarget, unknownPhase } from '../../core/plan.js';
 import type { Direction } from '../../core/types.js';
 import { ExitCode, StrataError } from '../../errors.js';
 import { moduleOptions } from '../options.js';
-import { renderRunSummary, renderStep } from '../render.js';
+import { renderDryRunLine, renderPlan, renderRunSummary, renderStep } from '../render.js';
+import { reportError } from '../report-error.js';
 import { askYesNo } from '../prompt.js';
 import { connectionTarget, migrationsSource, withDatabase, type CommandContext, type MigrationsSource } from '../session.js';
 
@@ -14,14 +15,24 @@ import { connectionTarget, migrationsSource, withDatabase, type CommandContext, 
 export async function run(ctx: CommandContext, direction: Direction, target: string | undefined): Promise<number> {
   const { out } = ctx;
   let source: MigrationsSource | undefined;
-  const result = await unknownTargetFirst(ctx, target, () => source, async () => {
-    const connection = connectionTarget(ctx);
-    source = await migrationsSource(ctx, connection);
-    const { migrations } = source;
-    // The run awaits everything it sends (steps sent ahead are settled, the lock released), so the
-    // session ends without waiting for the server's goodbye.
-    return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target), { waitForClose: false });
-  });
+  let result: RunResult;
+  try {
+    result = await unknownTargetFirst(ctx, target, () => source, async () => {
+      const connection = connectionTarget(ctx);
+      source = await migrationsSource(ctx, connection);
+      const { migrations } = source;
+      // The run awaits everything it sends (steps sent ahead are settled, the lock released), so the
+      // session ends without waiting for the server's goodbye.
+      return withDatabase(ctx, connection, (db) => runOn(ctx, db, migrations, direction, target), { waitForClose: false });
+    });
+  } catch (error) {
+    if (!ctx.settings.dryRun) throw error;
+    // SPEC §7: a dry run's last line says nothing was changed — after its error, too (its
+    // transaction was rolled back, or never began).
+    const code = reportError(out, error);
+    renderDryRunLine(out);
+    return code;
+  }
   if (out.json) out.document(result);
   renderRunSummary(out, result);
   return 0;
@@ -33,34 +44,46 @@ async function runOn(ctx: CommandContext, db: Database, migrations: ResolvedMigr
   const { createBackupGuard } = await import('../../backup/guard.js');
   const guard = createBackupGuard({ root: settings.backupDir, cwd: ctx.cwd, database: db.redactedUrl, schema: settings.schema, log: out.logger });
   let spinner: Awaited<ReturnType<typeof out.spinner>> | undefined;
-  return runMigrations(db, migrations, {
-    direction,
-    target,
-    dryRun: settings.dryRun,
-    allowChanged: settings.allowChanged,
-    yes: settings.yes,
-    noBackup: !settings.backup,
-    interactive: ctx.interactive,
-    lockTimeoutMs: settings.lockTimeout,
-    ddlLockTimeoutMs: settings.ddlLockTimeout,
-    retries: settings.retries,
-    statementTimeoutMs: settings.statementTimeout,
-    schema: settings.schema,
-    historyTable: settings.historyTable,
-    options: moduleOptions(settings),
-  }, {
-    log: out.logger,
-    confirm: (question) => askYesNo(question),
-    guard,
-    onStepStart: async (name, dir) => {
-      spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
-    },
-    onStepEnd: (report) => {
-      spinner?.stop();
-      // Streamed as each step commits, so a run that fails later still shows what it applied.
-      if (!out.json) renderStep(out, report, settings.dryRun);
-    },
-  });
+  try {
+    return await runMigrations(db, migrations, {
+      direction,
+      target,
+      dryRun: settings.dryRun,
+      allowChanged: settings.allowChanged,
+      yes: settings.yes,
+      noBackup: !settings.backup,
+      interactive: ctx.interactive,
+      lockTimeoutMs: settings.lockTimeout,
+      ddlLockTimeoutMs: settings.ddlLockTimeout,
+      retries: settings.retries,
+      statementTimeoutMs: settings.statementTimeout,
+      schema: settings.schema,
+      historyTable: settings.historyTable,
+      options: moduleOptions(settings),
+    }, {
+      log: out.logger,
+      confirm: (question) => askYesNo(question),
+      guard,
+      // SPEC §5: a rollback prints its plan first (stdout: plans are results), before any question
+      // or refusal. `up` does not: its steps are printed as they apply, one line each, and `plan`
+      // or --dry-run show them beforehand; the JSON carries the plan either way.
+      onPlan: (plan, dir) => {
+        if (!out.json && dir === 'down') renderPlan(out, plan, settings.dryRun);
+      },
+      onStepStart: async (name, dir) => {
+        spinner = await out.spinner(`${dir === 'up' ? 'applying' : 'reverting'} ${name}`);
+      },
+      onStepEnd: (report) => {
+        spinner?.stop();
+        spinner = undefined;
+        // Streamed as each step commits, so a run that fails later still shows what it applied.
+        if (!out.json) renderStep(out, report, settings.dryRun);
+      },
+    });
+  } finally {
+    // A step that failed leaves its spinner running: its timer would keep the process alive.
+    spinner?.stop();
+  }
 }
 
 /**

@@ -8,6 +8,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const target = connectionTarget(ctx);
   const source = await migrationsSource(ctx, target);
   const { settings, out } = ctx;
+  // Its state stands (the checksum is over the bytes); running it, or `plan`, is refused (exit 2).
+  for (const m of source.migrations) if (m.up?.encodingError) out.warn(`${m.up.encodingError}; up and plan refuse it until it is converted`);
   // One round trip (SPEC §10): no session-setup query, connection failures mapped from the read.
   return withDatabase(ctx, target, async (db) => {
     const entries = await readStatus(db.sql, source.migrations, { schema: settings.schema, table: settings.historyTable })
