@@ -53,16 +53,23 @@ export interface MigrationsSource {
 /**
  * SPEC §3: --migrations DIR, else ./migrations if it exists, else the bundled set only with
  * --bundled or on the embedded database. Never the bundled set against a real server by accident.
+ * Where the SPEC's order is silent, an explicit choice wins and is said: `--bundled` uses the
+ * bundled set even where ./migrations exists (with a warning), and `--migrations` with `--bundled`
+ * is a contradiction (exit 2), not a silent pick.
  */
 export async function migrationsSource(ctx: CommandContext, target: ConnectionTarget | undefined): Promise<MigrationsSource> {
   let dir: string;
   let bundled = false;
+  if (ctx.settings.migrations && ctx.settings.bundled) {
+    throw new UsageError('--migrations and --bundled name two different migration sets: pass one of them');
+  }
   if (ctx.settings.migrations) {
     dir = path.resolve(ctx.cwd, ctx.settings.migrations);
     assertDirectory(dir, ctx.settings.migrations);
   } else if (ctx.settings.bundled) {
     dir = BUNDLED_MIGRATIONS;
     bundled = true;
+    if (fs.existsSync(path.join(ctx.cwd, 'migrations'))) ctx.out.warn('using the bundled coaching schema (--bundled); ./migrations is not used');
   } else if (fs.existsSync(path.join(ctx.cwd, 'migrations'))) {
     dir = path.join(ctx.cwd, 'migrations');
     assertDirectory(dir, './migrations');

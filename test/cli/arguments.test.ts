@@ -166,3 +166,19 @@ describe('usage errors of their own', () => {
     expect((await cli('restore', empty)).code).toBe(5);
   });
 });
+
+describe('which migrations: an explicit choice wins and is said', () => {
+  it('--bundled where ./migrations exists warns and uses the bundled set; --migrations with --bundled is exit 2', async () => {
+    const cwd = tempDir('strata-which-');
+    fs.mkdirSync(path.join(cwd, 'migrations', '001_local'), { recursive: true });
+    fs.writeFileSync(path.join(cwd, 'migrations', '001_local', 'up.sql'), 'SELECT 1;\n');
+    const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    const plan = await runCli(['--bundled', 'plan', '--json'], { cwd, env: {} });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stderr).toContain('using the bundled coaching schema (--bundled); ./migrations is not used');
+    expect(plan.stdout).toContain('001_mvp');
+    const both = await runCli(['--bundled', '--migrations', 'migrations', 'status'], { cwd, env });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--migrations and --bundled name two different migration sets');
+  });
+});
