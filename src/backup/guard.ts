@@ -69,7 +69,7 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
       if (!backup) return [];
       // Only tables actually backed up count as covered: an empty one is checked again at its own statement.
       for (const t of backup.manifest.tables) covered.add(`${t.schema}.${t.name}`);
-      options.log?.info(`backed up ${backup.manifest.tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')} to ${shown(backup.dir)}`);
+      options.log?.info(`backed up ${backup.manifest.tables.map((t) => `${t.table} (${rowsText(t.rows)})`).join(', ')} to ${shown(backup.dir)}`);
       return [shown(backup.dir)];
     },
     noteEmpty(step, tables) {
@@ -86,7 +86,7 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
           continue;
         }
         covered.add(`${table.schema}.${table.name}`);
-        lines.push(`would back up ${displayName(table)} (${rows} rows) before ${step.name} ${step.direction} destroys it`);
+        lines.push(`would back up ${displayName(table)} (${rowsText(rows)}) before ${step.name} ${step.direction} destroys it`);
       }
       return lines;
     },
@@ -110,4 +110,9 @@ async function uncoveredTables(tx: Parameters<DestructiveGuard['protect']>[0], a
 /** `003_add_program_tables_down`: the step and its direction, as the directory's reason. */
 function reasonOf(step: PreparedStep): string {
   return `${step.name}_${step.direction}`;
+}
+
+/** `1 row`, `30 rows`. */
+function rowsText(rows: number): string {
+  return rows === 1 ? '1 row' : `${rows} rows`;
 }

@@ -48,6 +48,8 @@ export class Output {
   readonly verbose: boolean;
   paint: Paint = NO_PAINT;
   private readonly wantsColour: boolean;
+  /** --no-color / NO_COLOR: no colour and no animation either (README "Output"). */
+  private readonly plain: boolean;
   private readonly stdout: NodeJS.WriteStream;
   private readonly stderr: NodeJS.WriteStream;
   private readonly secrets = new Set<string>();
@@ -63,6 +65,7 @@ export class Output {
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     this.wantsColour = options.color && !options.json && Boolean(this.stdout.isTTY);
+    this.plain = !options.color;
   }
 
   /** Loads chalk only when colour is on (a terminal, no --json/--no-color/NO_COLOR): status stays lean. */
@@ -141,12 +144,12 @@ export class Output {
 
   /**
    * True when a spinner would be shown: stderr is a terminal at least MIN_SPINNER_COLUMNS wide, not
-   * --json, not -q. A terminal may report 0 columns (`stty cols 0`, a pty nobody sized, as under
+   * --json, not -q, not --no-color/NO_COLOR (which ask for plain output: a spinner is cursor codes). A terminal may report 0 columns (`stty cols 0`, a pty nobody sized, as under
    * `script`): ora divides each line's width by the column count to know how many lines to erase,
    * gets Infinity, and erases forever — the run never exits and keeps its lock.
    */
   get canAnimate(): boolean {
-    if (!this.stderr.isTTY || this.json || this.quiet) return false;
+    if (!this.stderr.isTTY || this.json || this.quiet || this.plain) return false;
     const columns = this.stderr.columns as number | undefined;
     // undefined: ora assumes 80, which is fine.
     return columns === undefined || columns >= MIN_SPINNER_COLUMNS;

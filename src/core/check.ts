@@ -10,6 +10,7 @@ import { HistoryStore } from './history.js';
 import { findTarget, migrationStatus } from './plan.js';
 import { compareMigrations, type ResolvedMigration } from './resolver.js';
 import { runMigrations, type RunRequest } from './runner.js';
+import { loadMigrationModule } from './steps.js';
 import { describeChange, diffSchemas, snapshotSchema } from './schema.js';
 import type { Logger } from './types.js';
 import { verifyMigrations, type CheckResult } from './verify.js';
@@ -93,7 +94,10 @@ export async function checkMigrations(db: Database, migrations: ResolvedMigratio
     const failedChecks = checks.value?.checks.filter((c) => !c.ok) ?? [];
     if (!record({ migration: name, action: 'verify', ok: !checks.error && failedChecks.length === 0, durationMs: checks.durationMs,
       ...(checks.error ? { detail: errorText(checks.error) } : failedChecks.length ? { detail: failedChecks.map((c) => describeFailedCheck(c, name)).join('; ') } : {}) })) break;
-    const reversible = entry.migration?.kind === 'module' || entry.migration?.down !== undefined;
+    // A module is reversible when it exports down(ctx) (loaded once more: the import is cached).
+    const reversible = entry.migration?.kind === 'module'
+      ? typeof (await loadMigrationModule(entry.migration.path)).down === 'function'
+      : entry.migration?.down !== undefined;
     if (!reversible) {
       record({ migration: name, action: 'down', ok: true, durationMs: 0, detail: 'irreversible (no down): not rolled back' });
       continue;

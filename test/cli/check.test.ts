@@ -46,6 +46,20 @@ describe('migrate check', () => {
     expect(await stillThere(report)).toBe(false);
   });
 
+  it('treats a module without down() as irreversible, like a SQL migration without down.sql', async () => {
+    const dir = writeMigrations({
+      '001_base': { up: 'CREATE TABLE kept (id int);\n' },
+      '002_module.js': 'export async function up({ sql }) { await sql`CREATE TABLE one_way (id int)`; }\n',
+    });
+    const result = await check(dir);
+    expect(result.code, result.stderr).toBe(0);
+    const steps = result.json<Report>().steps.filter((s) => s.action === 'down');
+    expect(steps.map((s) => [s.migration, s.ok, s.detail])).toEqual([
+      ['001_base', true, 'irreversible (no down): not rolled back'],
+      ['002_module', true, 'irreversible (no down): not rolled back'],
+    ]);
+  });
+
   it('names the first migration whose down forgets an index, with the difference', async () => {
     const dir = writeMigrations({
       '001_a': { up: 'CREATE TABLE a (id int);\n', down: 'DROP TABLE a;\n' },

@@ -120,3 +120,19 @@ describe('duration and rowCount', () => {
     expect(rowCount(1000)).toBe('1,000 rows');
   });
 });
+
+describe('Output.canAnimate', () => {
+  const terminal = (columns: number | undefined) => Object.assign(capture().stream, { isTTY: true, columns });
+  const output = (options: { color?: boolean; json?: boolean; quiet?: boolean }, columns: number | undefined = 80) =>
+    new Output({ json: options.json ?? false, quiet: options.quiet ?? false, verbose: false, color: options.color ?? true, stdout: terminal(columns), stderr: terminal(columns) });
+
+  it('animates only on a terminal wide enough, without --json, -q or --no-color/NO_COLOR', () => {
+    expect(output({}).canAnimate).toBe(true);
+    expect(output({}, undefined).canAnimate).toBe(true);
+    expect(output({}, 0).canAnimate).toBe(false); // ora would erase lines forever
+    expect(output({ color: false }).canAnimate).toBe(false);
+    expect(output({ json: true }).canAnimate).toBe(false);
+    expect(output({ quiet: true }).canAnimate).toBe(false);
+    expect(new Output({ json: false, quiet: false, verbose: false, color: true, stdout: capture().stream, stderr: capture().stream }).canAnimate).toBe(false);
+  });
+});
