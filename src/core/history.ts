@@ -13,6 +13,12 @@
  */
 import type { Sql } from '../db/connect.js';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
+
+/**
+ * A timestamptz as whole milliseconds since the epoch (float8, an integer: exact under any
+ * extra_float_digits), for reading into a JavaScript Date whatever the session's DateStyle.
+ */
+export const EPOCH_MS = (column: string): string => `round(extract(epoch FROM ${column}) * 1000)::float8`;
 import type { UmzugStorage } from 'umzug';
 
 /** A row of `schema_migrations`. */
@@ -76,9 +82,11 @@ export class HistoryStore implements UmzugStorage<unknown> {
 
   /** Reads every row (a missing table or schema reads as empty history). */
   async load(): Promise<HistoryRow[]> {
-    let result: { name: string; checksum: string; applied_at: Date; duration_ms: number; applied_by: string; state: 'applied' | 'failed' }[];
+    let result: { name: string; checksum: string; applied_ms: number; duration_ms: number; applied_by: string; state: 'applied' | 'failed' }[];
     try {
-      result = await this.sql.unsafe(`SELECT name, checksum, applied_at, duration_ms, applied_by, state FROM ${this.qualified}`);
+      // applied_at as whole milliseconds since the epoch, not as text: its text follows the session's
+      // DateStyle (`24/11/2026 00:58:54 IST` under 'SQL, DMY'), which no parser can read reliably.
+      result = await this.sql.unsafe(`SELECT name, checksum, ${EPOCH_MS('applied_at')} AS applied_ms, duration_ms, applied_by, state FROM ${this.qualified}`);
       this.found = true;
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -87,7 +95,7 @@ export class HistoryStore implements UmzugStorage<unknown> {
       this.found = false;
     }
     this.rows = new Map(result.map((r) => [r.name, {
-      name: r.name, checksum: r.checksum, appliedAt: r.applied_at, durationMs: r.duration_ms, appliedBy: r.applied_by, state: r.state,
+      name: r.name, checksum: r.checksum, appliedAt: new Date(r.applied_ms), durationMs: r.duration_ms, appliedBy: r.applied_by, state: r.state,
     }]));
     return this.list();
   }

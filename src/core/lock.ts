@@ -76,13 +76,14 @@ export async function withRunLock<T>(sql: Sql, location: HistoryLocation, timeou
 
 /** Reads the holder of the lock from pg_locks / pg_stat_activity. */
 export async function lockHolder(sql: Sql, key: LockKey): Promise<LockHolder | undefined> {
-  const [row] = await sql<{ pid: number; application_name: string; usename: string; client_addr: string | null; since: Date | null }[]>`
-    SELECT a.pid, a.application_name, a.usename, host(a.client_addr) AS client_addr, a.backend_start AS since
+  const [row] = await sql<{ pid: number; application_name: string; usename: string; client_addr: string | null; since_ms: number | null }[]>`
+    SELECT a.pid, a.application_name, a.usename, host(a.client_addr) AS client_addr,
+           round(extract(epoch FROM a.backend_start) * 1000)::float8 AS since_ms -- not DateStyle-dependent text (history.ts EPOCH_MS)
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND l.classid = ${key.classId >>> 0}::bigint::oid AND l.objid = ${key.objId >>> 0}::bigint::oid AND l.objsubid = 2
     LIMIT 1`;
-  return row ? { pid: row.pid, applicationName: row.application_name, user: row.usename, clientAddr: row.client_addr, since: row.since } : undefined;
+  return row ? { pid: row.pid, applicationName: row.application_name, user: row.usename, clientAddr: row.client_addr, since: row.since_ms === null ? null : new Date(row.since_ms) } : undefined;
 }
 
 async function lockTimeoutError(sql: Sql, key: LockKey, timeoutMs: number): Promise<LockTimeout> {

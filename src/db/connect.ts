@@ -228,6 +228,22 @@ function watchClose(socket: net.Socket, onClose: () => void): void {
   };
 }
 
+/** As the driver serialises a date parameter. */
+function serializeDate(value: unknown): string {
+  return (value instanceof Date ? value : new Date(value as string)).toISOString();
+}
+
+/**
+ * date, timestamp and timestamptz text → Date, as the driver does, except that text a Date cannot
+ * read stays text: the server writes these in the session's DateStyle, and under 'SQL, DMY' or
+ * 'German' (`24/11/2026 00:58:54 IST`) the driver's `new Date(x)` gave an Invalid Date — shown as
+ * null in a verify sample, or a crash ("Invalid time value") where it was formatted.
+ */
+export function parseDateText(text: string): Date | string {
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? text : date;
+}
+
 /** How long a vanished client may keep a statement running (PostgreSQL 14+; issue "killed runners"). */
 const CLIENT_CHECK_INTERVAL_MS = 1000;
 
@@ -265,6 +281,8 @@ export async function openDatabase(parts: ConnectionParts, options: OpenOptions 
     fetch_types: options.fetchTypes ?? options.probe !== false,
     onnotice: (notice) => (noticeHandler ?? options.onNotice)?.(`${notice.severity ?? 'NOTICE'}: ${notice.message}`),
     connection,
+    // The driver's own date type, parsed so that a value it cannot read stays as the server wrote it.
+    ...({ types: { date: { to: 1184, from: [1082, 1114, 1184], serialize: serializeDate, parse: parseDateText } } } as Record<string, unknown>),
   }) as unknown as Sql;
   session.onLost(() => {
     lostSessions.add(sql);
