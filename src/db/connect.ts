@@ -123,8 +123,9 @@ type SslUse = 'none' | 'prefer' | 'require';
 
 function sslUse(parts: ConnectionParts): SslUse {
   const mode = parts.params.sslmode;
-  if (isSocketHost(parts.host) || mode === undefined || mode === 'disable') return 'none';
-  return mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
+  if (isSocketHost(parts.host) || mode === 'disable') return 'none';
+  // No sslmode: libpq's default, `prefer` — encrypted when the server offers it, plain otherwise.
+  return mode === undefined || mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
 }
 
 /**
@@ -134,7 +135,7 @@ function sslUse(parts: ConnectionParts): SslUse {
 function sslOption(parts: ConnectionParts): false | 'prefer' | 'require' | 'verify-full' | object {
   const mode = parts.params.sslmode;
   if (sslUse(parts) === 'none') return false;
-  if (mode === 'allow' || mode === 'prefer') return 'prefer';
+  if (mode === undefined || mode === 'allow' || mode === 'prefer') return 'prefer';
   if (mode === 'verify-ca') return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
   return mode === 'verify-full' ? 'verify-full' : 'require';
 }
@@ -165,7 +166,9 @@ function oneSession(parts: ConnectionParts, timeoutSeconds: number): { socket: (
       const byte = chunk[0] ?? -1;
       if (ssl === 'require' && byte === 0x4e) {
         socket.destroy(failure(`the server does not accept SSL connections, and sslmode=${parts.params.sslmode} requires SSL`, 'SSL_REFUSED'));
-      } else if (!(ssl === 'none' ? FIRST_BYTES.plain : FIRST_BYTES.ssl).has(byte)) {
+      } else if (!(ssl === 'none' ? FIRST_BYTES.plain : FIRST_BYTES.ssl).has(byte)
+        // A server answers SSLRequest with that one byte and waits for the client: `SSH-2.0-…` is not a yes.
+        || (ssl !== 'none' && (byte === 0x53 || byte === 0x4e) && chunk.length > 1)) {
         socket.destroy(failure(`the server at ${describeServer(parts)} did not answer as PostgreSQL does (is this a PostgreSQL port?)`, 'NOT_POSTGRES'));
       }
     };
