@@ -9,11 +9,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupInTransaction, createBackup, restoreBackup } from '../../src/backup/index.js';
 import type { TestDatabase } from '../support/database.js';
-import {
-  createOddDatabase, createOddRole, createPlainDatabase, dropOddRole, expectSameRows, fingerprintRows, ODD_SETTINGS,
-  valsDdl, valsRows, type OddRole,
-} from '../support/odd-settings.js';
-import { dropDatabase } from '../support/database.js';
+import { expectSameRows, ODD_SETTINGS, setUpOddFixture, tearDownOddFixture, type OddRole } from '../support/odd-settings.js';
 import { backupOptions, tempDir } from './helpers.js';
 
 let role: OddRole;
@@ -30,18 +26,11 @@ async function settingsOf(sql: postgres.Sql | postgres.ReservedSql): Promise<Rec
 }
 
 beforeAll(async () => {
-  role = await createOddRole();
-  odd = await createOddDatabase(role);
-  oddTarget = await createOddDatabase(role);
-  plain = await createPlainDatabase();
-  await odd.sql.unsafe(`${valsDdl()}; ${valsRows()}; ${valsDdl('vals2')}; ${valsRows('vals2')}`);
-  for (const target of [oddTarget, plain]) await target.sql.unsafe(`${valsDdl()}; ${valsDdl('vals2')}`);
-  original = await fingerprintRows(odd.sql);
+  ({ role, odd, oddTarget, plain, original } = await setUpOddFixture(['vals', 'vals2']));
 });
 
 afterAll(async () => {
-  if (plain) await dropDatabase(plain);
-  if (role) await dropOddRole(role);
+  await tearDownOddFixture({ role, plain });
 });
 
 describe('backups under odd session settings', () => {

@@ -9,12 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { dropDatabase, type TestDatabase } from '../support/database.js';
+import type { TestDatabase } from '../support/database.js';
 import { tempDir, writeMigrations } from '../support/migrations.js';
-import {
-  createOddDatabase, createOddRole, createPlainDatabase, dropOddRole, expectSameRows, fingerprintRows, ODD_SETTINGS,
-  valsDdl, valsRows, type OddRole,
-} from '../support/odd-settings.js';
+import { expectSameRows, ODD_SETTINGS, setUpOddFixture, tearDownOddFixture, type OddRole } from '../support/odd-settings.js';
 
 let role: OddRole;
 let odd: TestDatabase;
@@ -23,18 +20,11 @@ let plain: TestDatabase;
 let original: Record<string, unknown>[];
 
 beforeAll(async () => {
-  role = await createOddRole();
-  odd = await createOddDatabase(role);
-  oddTarget = await createOddDatabase(role);
-  plain = await createPlainDatabase();
-  await odd.sql.unsafe(`${valsDdl()}; ${valsRows()}`);
-  for (const target of [oddTarget, plain]) await target.sql.unsafe(valsDdl());
-  original = await fingerprintRows(odd.sql);
+  ({ role, odd, oddTarget, plain, original } = await setUpOddFixture());
 });
 
 afterAll(async () => {
-  if (plain) await dropDatabase(plain);
-  if (role) await dropOddRole(role);
+  await tearDownOddFixture({ role, plain });
 });
 
 describe('backups of a database with odd settings', () => {

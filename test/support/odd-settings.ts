@@ -132,3 +132,30 @@ export async function expectSameRows(sql: postgres.Sql, expected: Row[], table =
   const [count] = await sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table}`);
   expect(count?.n).toBe(expected.length);
 }
+
+/** A test file's fixture: the odd role and database holding `tables` (filled), an odd and a plain target with the tables empty, and the rows as they were. */
+export interface OddFixture {
+  role: OddRole;
+  odd: TestDatabase;
+  oddTarget: TestDatabase;
+  plain: TestDatabase;
+  /** The rows of the first table, fingerprinted. */
+  original: Row[];
+}
+
+/** Sets up an OddFixture (for a beforeAll); `tearDownOddFixture` drops it. */
+export async function setUpOddFixture(tables: string[] = ['vals']): Promise<OddFixture> {
+  const role = await createOddRole();
+  const odd = await createOddDatabase(role);
+  const oddTarget = await createOddDatabase(role);
+  const plain = await createPlainDatabase();
+  await odd.sql.unsafe(tables.map((t) => `${valsDdl(t)}; ${valsRows(t)}`).join('; '));
+  for (const target of [oddTarget, plain]) await target.sql.unsafe(tables.map((t) => valsDdl(t)).join('; '));
+  return { role, odd, oddTarget, plain, original: await fingerprintRows(odd.sql, tables[0]) };
+}
+
+/** Drops what `setUpOddFixture` made (whatever of it exists). */
+export async function tearDownOddFixture(fixture: Partial<Pick<OddFixture, 'role' | 'plain'>>): Promise<void> {
+  if (fixture.plain) await dropDatabase(fixture.plain);
+  if (fixture.role) await dropOddRole(fixture.role);
+}
