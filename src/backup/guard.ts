@@ -15,6 +15,7 @@ import type { DestructiveAction } from '../sql/destructive.js';
 import type { AnySql } from './copy.js';
 import { displayName } from './names.js';
 import { Refused } from '../errors.js';
+import { withCopySettings } from './copy-settings.js';
 
 /** Settings of the automatic backups of a run. */
 export interface GuardOptions {
@@ -52,9 +53,15 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
       const unforeseen = plan.confirmed ? [] : tables.filter((t) => t.hasRows && !plan.foreseen.has(`${t.schema}.${t.name}`));
       if (unforeseen.length > 0) {
         // Before anything is written: the step's transaction rolls back, earlier steps stay applied.
+        // A no-transaction file's earlier statements have run (autocommit), and it is recorded as failed.
+        const outcome = step.transactional
+          ? 'nothing of this step was applied'
+          : `the statements before it ran (no-transaction) and ${step.name} is recorded as failed`;
         throw new Refused(`refusing to run ${step.name} (${step.direction}) without confirmation: it destroys data in ${unforeseen.map(displayName).join(', ')}, `
-          + 'which the run\'s plan did not see holding rows (created or renamed by the run, or found through its own search_path); nothing of this step was applied', {
-          hint: 'migrate status shows what this run applied before it; rehearse with --dry-run, then rerun with --yes',
+          + `which the run's plan did not see holding rows (created or renamed by the run, or found through its own search_path); ${outcome}`, {
+          hint: step.transactional
+            ? 'migrate status shows what this run applied before it; rehearse with --dry-run, then rerun with --yes'
+            : `check the database, then migrate repair ${step.name} and rerun with --yes`,
         });
       }
       // Loaded only when something must be backed up: the engine (and zod) cost ~40 ms to import.
@@ -79,8 +86,16 @@ export function createBackupGuard(options: GuardOptions): DestructiveGuard {
     async rehearse(tx, step, actions, covered) {
       const lines: string[] = [];
       const { countRows } = await import('./restore-catalog.js');
-      for (const table of await uncoveredTables(tx, actions, schema, covered)) {
-        const rows = await countRows(tx as AnySql, table);
+      const tables = await uncoveredTables(tx, actions, schema, covered);
+      // Counted as the backup would see them (row_security off among the COPY settings): a table
+      // whose rows a policy hides must not be said empty here and fail the real run.
+      const counts = await withCopySettings(tx as AnySql, async () => {
+        const found: number[] = [];
+        for (const table of tables) found.push(await countRows(tx as AnySql, table));
+        return found;
+      });
+      for (const [i, table] of tables.entries()) {
+        const rows = counts[i] ?? 0;
         if (rows === 0) {
           if (firstTime(step, table)) lines.push(`${displayName(table)} is empty: nothing to back up before ${step.name} ${step.direction} destroys it`);
           continue;

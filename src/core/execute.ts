@@ -559,6 +559,18 @@ export class StepExecutor {
             // COMMIT of ours would commit the file's work half-way).
             await this.guardActions(step, actions, report, covered);
             result = await sql.unsafe(statement.sql);
+          } else if (actions.length > 0 && statement.transactional && endsTransactions(statement)) {
+            // A DO block or CALL that COMMITs cannot run inside our transaction ("invalid transaction
+            // termination"): the backup commits first, then the statement runs on its own.
+            await sql.unsafe('BEGIN');
+            ownTransaction = true;
+            await this.guardActions(step, actions, report, covered);
+            await sql.unsafe('COMMIT');
+            ownTransaction = false;
+            const warning = `${step.name}: line ${statement.startLine} manages its own transactions: its tables were backed up just before it, not under its lock`;
+            report.warnings.push(warning);
+            this.log.warn(warning);
+            result = await sql.unsafe(statement.sql);
           } else if (actions.length > 0 && statement.transactional) {
             // A destructive statement gets a transaction of its own, so its backup and the drop see the same rows.
             await sql.unsafe('BEGIN');
@@ -596,6 +608,20 @@ export class StepExecutor {
 
   /** no-transaction module: recorded as failed first; ctx.sql is the plain session. */
   private async runModuleAutocommit(step: PreparedStep, report: StepReport): Promise<void> {
+    // What destroys() declares is backed up first, in a transaction of its own that commits before
+    // the module runs: a no-transaction module cannot hold the tables' lock until its own statements
+    // (rows written in between are not in the backup — the price of no-transaction, README).
+    const actions = await this.destructionNow(step, report);
+    if (this.guard && actions.length > 0) {
+      await this.db.sql.unsafe('BEGIN');
+      try {
+        await this.guardActions(step, actions, report, new Set());
+        await this.db.sql.unsafe('COMMIT');
+      } catch (error) {
+        await this.db.sql.unsafe('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }
     if (step.direction === 'up') await this.history.markStarted(step.name, step.migration.checksum);
     else await this.history.markRevertStarted(step.name);
     const started = performance.now();
@@ -606,4 +632,9 @@ export class StepExecutor {
     }
     await this.recordEnd(step, started);
   }
+}
+
+/** A DO block or CALL whose text holds COMMIT or ROLLBACK: it ends transactions itself (no-transaction files only). */
+function endsTransactions(statement: SqlStatement): boolean {
+  return (statement.kind === 'DoStmt' || statement.kind === 'CallStmt') && /\b(commit|rollback)\b/i.test(statement.sql);
 }

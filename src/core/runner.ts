@@ -240,8 +240,10 @@ function emptyDestruction(steps: PreparedStep[], findings: DestructiveFinding[])
   for (const step of steps) {
     const own = byStep.get(step.name) ?? [];
     if (step.module || step.destructive.length === 0 || own.length !== step.destructive.length) continue;
+    // An action with no table here (a timestamptz change judged lossless in the plan's session)
+    // keeps the guarded path: the guard judges it again in the session as it is at that statement.
     const eligible = own.every((f) => NAMED_TABLE_KINDS.has(f.action.kind) && !(f.action.kind === 'truncate' && f.action.cascade)
-      && f.action.statementIndex >= 0 && f.tables.every((t) => t.exists && !t.hasRows && !t.mayHoldRowsLater));
+      && f.action.statementIndex >= 0 && f.tables.length > 0 && f.tables.every((t) => t.exists && !t.hasRows && !t.mayHoldRowsLater));
     if (!eligible) continue;
     const perStatement = new Map<number, { schema: string; name: string }[]>();
     for (const f of own) {

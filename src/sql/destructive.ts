@@ -84,15 +84,25 @@ export function findDestructive(statements: SqlStatement[]): DestructiveAction[]
       ...(action.kind === 'alter_column_type' && zone !== undefined ? { sessionZone: zone } : {}),
     }));
     const set = timeZoneSet(stmt.ast);
-    if (set !== undefined) zone = set === null ? undefined : set;
+    if (set !== undefined) zone = set ?? UNKNOWN_ZONE;
+    else if (mayChangeTimeZone(stmt)) zone = UNKNOWN_ZONE;
     return found;
   });
 }
 
+/** The session zone after a change this reading cannot follow: no zone is UTC, so nothing is exempt. */
+export const UNKNOWN_ZONE = '(unknown)';
+
 /**
  * The zone a `SET [LOCAL] TimeZone = 'X'` / `SET TIME ZONE 'X'` sets; null for a SET this reading
- * cannot follow (DEFAULT, LOCAL, an interval, RESET): the session's zone is then what counts.
+ * cannot follow (DEFAULT, LOCAL, a number or an interval, RESET).
  */
+/** A statement that may set the zone where this reading cannot see it: `SELECT set_config('TimeZone', …)`, a DO block that SETs it. */
+function mayChangeTimeZone(stmt: SqlStatement): boolean {
+  if (stmt.kind !== 'SelectStmt' && stmt.kind !== 'DoStmt') return false;
+  return /time\s*zone/i.test(stmt.sql) && /set_config|\bset\b/i.test(stmt.sql);
+}
+
 function timeZoneSet(node: Node): string | null | undefined {
   const set = nodeAs(node, 'VariableSetStmt');
   if (set === undefined || set.name?.toLowerCase() !== 'timezone') return undefined;
@@ -173,15 +183,15 @@ function plpgsqlStatements(body: string): string[] {
   for (let i = 0; i <= tokens.length; i++) {
     const token = tokens[i];
     if (token !== undefined && !(token.kind === 'other' && body[token.start] === ';')) continue;
-    // The piece tokens[first, i): its statement starts after its last PL/pgSQL keyword.
-    let start = first;
+    // The piece tokens[first, i): its statement is the first destructive word at the piece's start
+    // or right after a PL/pgSQL keyword (`IF … THEN DELETE …`) — the first, not the last: a CASE
+    // inside that statement has THEN and ELSE words of its own.
+    const word = (k: number): string => (tokens[k]?.kind === 'word' ? body.slice(tokens[k]!.start, tokens[k]!.end).toLowerCase() : '');
     for (let k = first; k < i; k++) {
-      const t = tokens[k]!;
-      if (t.kind === 'word' && PLPGSQL_STATEMENT_START.has(body.slice(t.start, t.end).toLowerCase())) start = k + 1;
-    }
-    const head = tokens[start];
-    if (head !== undefined && start < i && head.kind === 'word' && DESTRUCTIVE_WORDS.has(body.slice(head.start, head.end).toLowerCase())) {
-      statements.push(body.slice(head.start, tokens[i - 1]!.end));
+      if ((k === first || PLPGSQL_STATEMENT_START.has(word(k - 1))) && DESTRUCTIVE_WORDS.has(word(k))) {
+        statements.push(body.slice(tokens[k]!.start, tokens[i - 1]!.end));
+        break;
+      }
     }
     first = i + 1;
   }

@@ -97,4 +97,15 @@ describe('backups under odd session settings', () => {
     await expect(restoreBackup(plain.sql, dir)).rejects.toMatchObject({ exitCode: 5, message: expect.stringMatching(/DateStyle "SQL, DMY" \(expected "ISO, YMD"\)/) });
     expect(await plain.sql`SELECT 1 FROM vals`).toHaveLength(0);
   });
+
+  it('reads a manifest written before row_security was fixed (the setting absent): it changes no text', async () => {
+    const { dir } = await createBackup(odd.sql, ['vals'], backupOptions(await tempDir()));
+    const file = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await fs.readFile(file, 'utf8')) as { copySettings: Record<string, string> };
+    delete manifest.copySettings.row_security;
+    await fs.writeFile(file, JSON.stringify(manifest));
+    await plain.sql.unsafe('TRUNCATE vals');
+    await restoreBackup(plain.sql, dir);
+    await expectSameRows(plain.sql, original);
+  });
 });

@@ -292,3 +292,51 @@ describe('a table whose rows row-level security hides from the migrating role', 
     }
   }));
 });
+
+describe('a timestamptz change the plan judged lossless', () => {
+  it('is judged again at its statement: a zone an earlier migration of the run SET makes it a rewrite, backed up (refused without --yes)', () => withTestDatabase(async (db) => {
+    await db.sql`CREATE TABLE ev (id int PRIMARY KEY, at timestamp)`;
+    await db.sql`INSERT INTO ev VALUES (1, '2024-01-15 00:00')`;
+    const cwd = tempDir('strata-tz-session-');
+    const dir = writeMigrations({
+      '001_zone': { up: "SET TimeZone = 'America/New_York';\n" }, // session-level: it carries into 002, as in one psql session
+      '002_convert': { up: 'ALTER TABLE ev ALTER COLUMN at TYPE timestamptz;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    const refused = await cli('up');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain('refusing to run 002_convert (up) without confirmation: it destroys data in public.ev');
+    expect((await db.sql`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'ev'::regclass AND attname = 'at'`)[0]!.t)
+      .toBe('timestamp without time zone');
+
+    // In a new session 002 alone is lossless again (UTC): run both once more, in one session.
+    await db.sql`DELETE FROM schema_migrations`;
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const [backup] = result.json<{ backups: string[] }>().backups;
+    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, backup!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    expect(manifest.reason).toBe('002_convert_up');
+    expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.ev', 1]]);
+  }));
+});
+
+describe('no-transaction steps that destroy data', () => {
+  it('a no-transaction module\'s destroys() is backed up before it runs, and a DO block that COMMITs is backed up before it, outside our transaction', () => withTestDatabase(async (db) => {
+    await db.sql`CREATE TABLE big (id int)`;
+    await db.sql`INSERT INTO big SELECT generate_series(1, 100)`;
+    await db.sql`CREATE TABLE staging (id int)`;
+    await db.sql`INSERT INTO staging SELECT generate_series(1, 7)`;
+    const cwd = tempDir('strata-notx-destroys-');
+    const dir = writeMigrations({
+      '001_drop_big.js': "export const transaction = false;\nexport async function destroys() { return ['big']; }\nexport async function up({ sql }) { await sql`DROP TABLE big`; }\n",
+      '002_batches': { up: '-- strata: no-transaction\nDO $$ BEGIN DELETE FROM staging; COMMIT; END $$;\n' },
+    });
+    const result = await runCli(['--migrations', dir, 'up', '--yes', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(result.code, result.stderr).toBe(0);
+    const tablesOf = (backup: string) => (JSON.parse(fs.readFileSync(path.join(cwd, backup, 'manifest.json'), 'utf8')) as { tables: { table: string; rows: number }[] })
+      .tables.map((t) => [t.table, t.rows]);
+    expect(result.json<{ backups: string[] }>().backups.map(tablesOf)).toEqual([[['public.big', 100]], [['public.staging', 7]]]);
+    expect(result.stderr).toContain('002_batches: line 2 manages its own transactions');
+    expect((await db.sql`SELECT count(*)::int AS n FROM staging`)[0]!.n).toBe(0);
+  }));
+});

@@ -119,7 +119,12 @@ describe('what a destructive statement reaches beyond the tables it names', () =
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
       SET TIME ZONE 'Etc/UTC';
       ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
-    `)).toEqual([[], [], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], []]);
+      SET LOCAL TIME ZONE -8;
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
+      SET TIME ZONE 'UTC';
+      SELECT set_config('TimeZone', 'America/New_York', true);
+      ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;
+    `)).toEqual([[], [], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], ['public.ts'], [], ['public.ts'], ['public.ts']]);
     // The session's own zone counts when the file sets none.
     await db.sql.unsafe(`SET TimeZone = 'Asia/Kolkata'`);
     expect(await affectedBy(sql, 'ALTER TABLE ts ALTER COLUMN t TYPE timestamptz;')).toEqual([['public.ts']]);

@@ -215,6 +215,7 @@ BEGIN
     DROP TABLE IF EXISTS scratch;
   END LOOP;
   WITH gone AS (DELETE FROM audit RETURNING 1) SELECT count(*) INTO n FROM gone;
+  IF n > 0 THEN ALTER TABLE accounts ALTER COLUMN status TYPE boolean USING CASE status WHEN 'active' THEN true ELSE NULL END; END IF;
 EXCEPTION WHEN others THEN DELETE FROM errors;
 END
 $body$;`;
@@ -225,6 +226,7 @@ $body$;`;
       ['drop_column', 'users', 1],
       ['drop_table', 'scratch', 1],
       ['delete_without_where', 'audit', 1], // in a CTE
+      ['alter_column_type', 'accounts', 1], // its CASE has THEN and ELSE words of its own
       ['delete_without_where', 'errors', 1],
     ]);
     expect(found[0]!.summary).toBe('DELETE FROM sessions without WHERE (in a DO block)');
