@@ -19,12 +19,37 @@ const VERSION = '0.1.0';
 /** Reads the output flags before commander runs, so even usage errors honour --json and -q. */
 function earlyOutput(argv: string[], env: NodeJS.ProcessEnv): Output {
   const has = (...flags: string[]) => argv.some((a) => flags.includes(a));
-  return new Output({
+  const out = new Output({
     json: has('--json'),
     quiet: has('-q', '--quiet'),
     verbose: has('-v', '--verbose'),
     color: !has('--no-color') && !(env.NO_COLOR !== undefined && env.NO_COLOR !== ''),
   });
+  // Errors before a command has its own output (usage errors) must not print a password either.
+  for (const url of [...databaseUrlArguments(argv), env.DATABASE_URL]) out.addSecret(passwordOf(url));
+  out.addSecret(env.PGPASSWORD);
+  return out;
+}
+
+/** The values given to -d / --database-url on the command line. */
+function databaseUrlArguments(argv: string[]): string[] {
+  const urls: string[] = [];
+  argv.forEach((arg, i) => {
+    if ((arg === '-d' || arg === '--database-url') && argv[i + 1] !== undefined) urls.push(argv[i + 1]!);
+    else if (arg.startsWith('--database-url=')) urls.push(arg.slice('--database-url='.length));
+  });
+  return urls;
+}
+
+/** The password of a URL, decoded, if it has one (loosely: the URL may be malformed). */
+function passwordOf(url: string | undefined): string | undefined {
+  const match = url === undefined ? null : /^[a-z]+:\/\/[^:@/]*:(.*)@/is.exec(url);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return match[1];
+  }
 }
 
 function globalOptions(program: Command, Option: Commander['Option']): void {
@@ -71,8 +96,13 @@ async function runCommand(name: string, raw: Record<string, unknown>, env: NodeJ
     interactive: isatty(0) && isatty(2),
     command: name === 'migrate' ? (settings.rollback ? 'down' : 'up') : name,
   };
-  const { run } = await load();
-  return (run as unknown as AnyHandler)(ctx, ...args);
+  try {
+    const { run } = await load();
+    return await (run as unknown as AnyHandler)(ctx, ...args);
+  } catch (error) {
+    // Through the command's own output: it knows the connection's password, and scrubs it.
+    return reportError(out, error);
+  }
 }
 
 /**

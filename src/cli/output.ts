@@ -108,7 +108,14 @@ export class Output {
 
   /** The JSON document of the command, on stdout. */
   document(value: unknown): void {
-    this.stdout.write(`${this.scrub(JSON.stringify(value, jsonReplacer, 2))}\n`);
+    // Each string scrubbed before it is escaped (a password holding `"` or `\` would not match its
+    // escaped form), and the text once more, keys included.
+    const scrubbed = this.secrets.size === 0 ? jsonReplacer : function (this: unknown, key: string, raw: unknown): unknown {
+      const replaced = jsonReplacer.call(this, key, raw);
+      return typeof replaced === 'string' ? scrub(replaced) : replaced;
+    };
+    const scrub = (text: string): string => this.scrub(text);
+    this.stdout.write(`${this.scrub(JSON.stringify(value, scrubbed, 2))}\n`);
   }
 
   /** A result line that goes to stderr (the dry-run line with --json, SPEC §7): -q does not silence it. */

@@ -114,7 +114,8 @@ export async function connect(ctx: CommandContext, target: ConnectionTarget, opt
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
   warnIgnoredParams(ctx, parts);
   ctx.out.addPublicWords([parts.user, parts.database]);
-  ctx.out.addSecret(parts.password);
+  // The driver falls back to PGPASSWORD for a URL without a password.
+  ctx.out.addSecret(parts.password ?? ctx.env.PGPASSWORD);
   const schema = ctx.settings.schema;
   return openDatabase(parts, {
     connectTimeoutSeconds: ctx.settings.connectTimeout,

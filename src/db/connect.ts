@@ -4,9 +4,9 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { ConnectionError, StrataError } from '../errors.js';
+import { ConnectionError, StrataError, UsageError } from '../errors.js';
 import {
-  connectionFromLibpqEnv, describeServer, isSocketHost, parseDatabaseUrl, redactParts, socketPath,
+  connectionFromLibpqEnv, describeServer, isSocketHost, parseDatabaseUrl, redactParts, socketPath, SSL_MODES,
   type ConnectionParts, type LibpqEnv,
 } from './url.js';
 
@@ -24,6 +24,8 @@ export type ConnectionTarget =
 /** Environment variables `resolveConnection` reads (cli passes `process.env`). */
 export interface ConnectionEnv extends LibpqEnv {
   DATABASE_URL?: string | undefined;
+  /** libpq's default sslmode (see withLibpqSecurity). */
+  PGSSLMODE?: string | undefined;
 }
 
 /** Inputs of `resolveConnection`. */
@@ -42,14 +44,44 @@ export interface ConnectionChoice {
  * silent run against a throwaway database.
  */
 export function resolveConnection(choice: ConnectionChoice, env: ConnectionEnv): ConnectionTarget {
-  if (choice.databaseUrl) return { kind: 'server', parts: parseDatabaseUrl(choice.databaseUrl), source: 'flag' };
-  if (env.DATABASE_URL) return { kind: 'server', parts: parseDatabaseUrl(env.DATABASE_URL), source: 'DATABASE_URL' };
-  if (env.PGHOST || env.PGDATABASE) return { kind: 'server', parts: connectionFromLibpqEnv(env), source: 'libpq' };
+  if (choice.databaseUrl) return { kind: 'server', parts: withLibpqSecurity(parseDatabaseUrl(choice.databaseUrl), env), source: 'flag' };
+  if (env.DATABASE_URL) return { kind: 'server', parts: withLibpqSecurity(parseDatabaseUrl(env.DATABASE_URL), env), source: 'DATABASE_URL' };
+  if (env.PGHOST || env.PGDATABASE) return { kind: 'server', parts: withLibpqSecurity(connectionFromLibpqEnv(env), env), source: 'libpq' };
   if (choice.embedded || choice.interactive) return { kind: 'embedded' };
   throw new ConnectionError('no database given: pass --database-url, set DATABASE_URL, or --embedded', {
     hint: 'without a terminal strata never falls back to a local database on its own',
   });
 }
+
+/**
+ * libpq's environment applies to every connection, URLs included: `PGSSLMODE` is the sslmode when
+ * the URL names none (`PGSSLMODE=verify-full` must never connect in plain text). The variables that
+ * ask for more security or another target than strata can give — client certificates, a CA file,
+ * channel binding, GSS, a service file — are refused (exit 2), as their URL parameters are:
+ * ignoring them would connect with less security than asked for, or elsewhere.
+ */
+function withLibpqSecurity(parts: ConnectionParts, env: ConnectionEnv): ConnectionParts {
+  const refused = REFUSED_ENV.filter((name) => (env as Record<string, string | undefined>)[name]);
+  if (refused.length > 0) {
+    throw new UsageError(`${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} set, and strata cannot honour ${refused.length === 1 ? 'it' : 'them'}`, {
+      hint: 'unset it for strata (it would connect with less security than asked for, or elsewhere); sslmode is read from PGSSLMODE or the URL',
+    });
+  }
+  const mode = env.PGSSLMODE;
+  if (!mode || parts.params.sslmode !== undefined) return parts;
+  if (!(SSL_MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`invalid PGSSLMODE "${mode}"`, { hint: `use one of ${SSL_MODES.join(', ')}` });
+  }
+  return { ...parts, params: { ...parts.params, sslmode: mode } };
+}
+
+/** libpq variables strata refuses (see withLibpqSecurity). */
+const REFUSED_ENV = [
+  'PGSSLCERT', 'PGSSLKEY', 'PGSSLROOTCERT', 'PGSSLCRL', 'PGSSLCRLDIR', 'PGSSLCERTMODE', 'PGSSLNEGOTIATION', 'PGSSLSNI',
+  'PGSSLMINPROTOCOLVERSION', 'PGSSLMAXPROTOCOLVERSION', 'PGREQUIRESSL', 'PGGSSENCMODE', 'PGGSSLIB', 'PGGSSDELEGATION',
+  'PGKRBSRVNAME', 'PGCHANNELBINDING', 'PGREQUIREAUTH', 'PGREQUIREPEER', 'PGSERVICE', 'PGSERVICEFILE', 'PGHOSTADDR',
+  'PGTARGETSESSIONATTRS',
+] as const;
 
 /** Session settings applied at connect time. */
 export interface OpenOptions {
@@ -237,15 +269,20 @@ function serializeDate(value: unknown): string {
 }
 
 /**
- * date, timestamp and timestamptz text → Date, as the driver does, except that text a Date cannot
- * read stays text: the server writes these in the session's DateStyle, and under 'SQL, DMY' or
- * 'German' (`24/11/2026 00:58:54 IST`) the driver's `new Date(x)` gave an Invalid Date — shown as
- * null in a verify sample, or a crash ("Invalid time value") where it was formatted.
+ * date, timestamp and timestamptz text → Date, as the driver does, but only for ISO text (DateStyle
+ * ISO, the default): anything else stays the text the server wrote. Under 'SQL, DMY' or 'German'
+ * (`24/11/2026 00:58:54 IST`) the driver's `new Date(x)` gave an Invalid Date (null in a verify
+ * sample, a crash where it was formatted) — or, worse, a valid wrong one: `03/04/2026` is read as
+ * March 4th whatever the day/month order.
  */
 export function parseDateText(text: string): Date | string {
+  if (!ISO_DATE.test(text)) return text;
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? text : date;
 }
+
+// DateStyle ISO output: `2026-11-24`, `2026-11-24 00:58:54.68+05:30` (years past 9999 and BC too).
+const ISO_DATE = /^\d{4,}-\d{2}-\d{2}(?:$|[ T])/;
 
 /** How long a vanished client may keep a statement running (PostgreSQL 14+; issue "killed runners"). */
 const CLIENT_CHECK_INTERVAL_MS = 1000;
@@ -365,7 +402,7 @@ export function toConnectionError(error: unknown, parts: ConnectionParts, timeou
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ECONNABORTED':
-      if (/TLS|SSL/.test(err.message ?? '')) return detail(`the TLS handshake failed (sslmode=${parts.params.sslmode ?? 'disable'}): ${err.message ?? code}`);
+      if (/TLS|SSL/.test(err.message ?? '')) return detail(`the TLS handshake failed (sslmode=${parts.params.sslmode ?? 'prefer'}): ${err.message ?? code}`);
       return detail(`the connection was reset (by the server, a proxy or the network): ${err.message ?? code}`);
     case 'CONNECTION_CLOSED':
     case 'CONNECTION_DESTROYED':

@@ -89,7 +89,10 @@ export function parseDatabaseUrl(url: string): ConnectionParts {
   let database = decodePart(parsed.pathname.replace(/^\//, ''), 'database name');
   const params: Record<string, string> = {};
   const ignored: string[] = [];
-  for (const [key, value] of parsed.searchParams) {
+  for (const [given, value] of parsed.searchParams) {
+    // libpq refuses an unknown parameter; we refuse the security-relevant ones in any case
+    // (`SSLMODE=verify-full` must not pass for an unknown name and connect in plain text).
+    const key = given.toLowerCase();
     if (key === 'host') host = value === '' ? host : value;
     else if (key === 'port') port = value === '' ? port : portNumber(value, 'port parameter of the database URL');
     else if (key === 'dbname') database = value;

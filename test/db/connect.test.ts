@@ -2,7 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, resolveConnection } from '../../src/db/connect.js';
 import { parseDatabaseUrl } from '../../src/db/url.js';
-import { ConnectionError } from '../../src/errors.js';
+import { ConnectionError, UsageError } from '../../src/errors.js';
 import { adminUrl, urlFor } from '../support/database.js';
 
 describe('resolveConnection (SPEC §2 order)', () => {
@@ -13,6 +13,20 @@ describe('resolveConnection (SPEC §2 order)', () => {
     expect(resolveConnection({ interactive: false }, { PGDATABASE: 'x' })).toMatchObject({ source: 'libpq', parts: { database: 'x' } });
     expect(resolveConnection({ interactive: true }, {})).toEqual({ kind: 'embedded' });
     expect(resolveConnection({ interactive: false, embedded: true }, {})).toEqual({ kind: 'embedded' });
+  });
+
+  it('applies libpq\'s security environment to every server connection: PGSSLMODE unless the URL says, refused variables exit 2', () => {
+    const sslmodeOf = (choice: Parameters<typeof resolveConnection>[0], env: Parameters<typeof resolveConnection>[1]) => {
+      const target = resolveConnection(choice, env);
+      return target.kind === 'server' ? target.parts.params.sslmode : undefined;
+    };
+    expect(sslmodeOf({ interactive: false }, { DATABASE_URL: 'postgres://u@h/db', PGSSLMODE: 'verify-full' })).toBe('verify-full');
+    expect(sslmodeOf({ interactive: false }, { DATABASE_URL: 'postgres://u@h/db?sslmode=disable', PGSSLMODE: 'require' })).toBe('disable');
+    expect(sslmodeOf({ interactive: false }, { PGHOST: 'h', PGSSLMODE: 'require' })).toBe('require');
+    expect(sslmodeOf({ databaseUrl: 'postgres://u@h/db?SSLMODE=verify-full', interactive: false }, {})).toBe('verify-full'); // names in any case
+    for (const env of [{ PGSSLMODE: 'sometimes' }, { PGSSLROOTCERT: '/etc/ca.pem' }, { PGSERVICE: 'prod' }, { PGCHANNELBINDING: 'require' }]) {
+      expect(() => resolveConnection({ interactive: false }, { DATABASE_URL: 'postgres://u@h/db', ...env })).toThrow(UsageError);
+    }
   });
 
   it('without a terminal and without --embedded, no database is exit 3, never a silent fallback', () => {

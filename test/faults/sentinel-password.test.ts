@@ -50,8 +50,11 @@ const good = writeMigrations({
   '003_index': { up: '-- strata: no-transaction\nCREATE INDEX CONCURRENTLY people_id_idx ON people (id);\n', down: '-- strata: no-transaction\nDROP INDEX CONCURRENTLY people_id_idx;\n' },
 });
 const broken = writeMigrations({ '004_broken': { up: 'SELECT * FROM no_such_table;\n', down: 'SELECT 1;\n' } }, fs.mkdtempSync(path.join(cwd, 'broken-')));
+// A migration whose error message quotes the password (a literal it casts), as a careless migration might.
+const quoting = writeMigrations({ '004_quotes_it': { up: `SELECT '${PASSWORD.replace(/'/g, "''")}'::int;\n` } }, fs.mkdtempSync(path.join(cwd, 'quoting-')));
 const brokenNoTx = writeMigrations({ '004_broken_index': { up: '-- strata: no-transaction\nCREATE INDEX CONCURRENTLY x_idx ON no_such_table (id);\n', down: 'SELECT 1;\n' } }, fs.mkdtempSync(path.join(cwd, 'nt-')));
 for (const name of fs.readdirSync(good)) {
+  fs.cpSync(path.join(good, name), path.join(quoting, name), { recursive: true });
   fs.cpSync(path.join(good, name), path.join(broken, name), { recursive: true });
   fs.cpSync(path.join(good, name), path.join(brokenNoTx, name), { recursive: true });
 }
@@ -140,6 +143,8 @@ describe('a sentinel password', () => {
       await cli('down -v', 0, [...m, 'down', '001', '--yes', '-v']);
       await cli('failing migration -v', 1, ['--migrations', broken, 'up', '--yes', '-v']);
       await cli('failing migration --json', 1, ['--migrations', broken, 'up', '--yes', '--json']);
+      await cli('a failure that quotes the password', 1, ['--migrations', quoting, 'up', '--yes']);
+      await cli('a failure that quotes the password --json', 1, ['--migrations', quoting, 'up', '--yes', '--json']);
       await cli('failing no-transaction migration', 1, ['--migrations', brokenNoTx, 'up', '--yes']);
       await cli('up refused after a failure', 5, ['--migrations', brokenNoTx, 'up', '--yes', '-v']);
       await cli('repair', 0, ['--migrations', brokenNoTx, 'repair', '004_broken_index']);
@@ -175,7 +180,7 @@ describe('a sentinel password', () => {
       ...(SECRETS.some((x) => result.stdout.includes(x)) ? [`${label}: stdout`] : []),
       ...(SECRETS.some((x) => result.stderr.includes(x)) ? [`${label}: stderr`] : []),
     ]);
-    const files = filesUnder(cwd).filter((f) => !f.startsWith(good) && !f.startsWith(broken) && !f.startsWith(brokenNoTx));
+    const files = filesUnder(cwd).filter((f) => !f.startsWith(good) && !f.startsWith(broken) && !f.startsWith(brokenNoTx) && !f.startsWith(quoting));
     expect(files.some((f) => f.endsWith('manifest.json'))).toBe(true);
     for (const file of files) if (SECRETS.some((x) => fs.readFileSync(file).includes(x))) leaks.push(`file ${path.relative(cwd, file)}`);
     const shown = leaks.map((leak) => {
