@@ -10,8 +10,10 @@
  *   DEFAULT) the referencing rows, at any depth.
  * - Dependencies: `DROP … CASCADE` of a table, schema, type, domain, function, extension,
  *   collation, access method, and `DROP OWNED BY`, drops whatever depends on it — whole tables,
- *   or columns of tables elsewhere (a column of a dropped type) — following pg_depend the way
- *   PostgreSQL's dependency.c does (normal, automatic, internal and extension dependencies).
+ *   or columns of tables elsewhere (a column of a dropped type, a stored generated column whose
+ *   function is dropped, a field of a composite type a column uses) — following pg_depend as
+ *   PostgreSQL's dependency.c does: normal, automatic, internal and extension dependents, and the
+ *   owner of an internal part that is dropped.
  *
  * One query for all the actions of a run. The result leaves out the tables each action names
  * already, and partitions whose partitioned ancestor is in the result.
@@ -68,7 +70,8 @@ objects AS (
   SELECT n.i, 'pg_type'::regclass::oid AS classid, to_regtype(n.name)::oid AS objid FROM named n WHERE n.type IN ('TYPE', 'DOMAIN')
   UNION ALL
   SELECT n.i, 'pg_proc'::regclass::oid, p.oid FROM named n JOIN pg_proc p
-    ON p.oid = CASE WHEN strpos(n.name, '(') > 0 THEN to_regprocedure(n.name)::oid END OR (strpos(n.name, '(') = 0 AND p.oid::regproc::text = n.name)
+    ON p.oid = CASE WHEN strpos(n.name, '(') > 0 THEN to_regprocedure(n.name)::oid END
+    OR (strpos(n.name, '(') = 0 AND (p.oid = to_regproc(n.name)::oid OR p.oid::regproc::text = n.name))
   WHERE n.type IN ('FUNCTION', 'PROCEDURE', 'ROUTINE', 'AGGREGATE')
   UNION ALL
   SELECT n.i, 'pg_extension'::regclass::oid, e.oid FROM named n JOIN pg_extension e ON n.name IN (e.extname, quote_ident(e.extname)) WHERE n.type = 'EXTENSION'
@@ -110,14 +113,28 @@ deps(i, classid, objid, objsubid) AS (
     SELECT i, classid, objid, 0 FROM objects WHERE objid IS NOT NULL
   ) AS base
   UNION
-  SELECT d0.i, d.classid, d.objid, d.objsubid FROM deps d0
-  JOIN pg_depend d ON d.refclassid = d0.classid AND d.refobjid = d0.objid
-                  AND (d0.objsubid = 0 OR d.refobjsubid = d0.objsubid) AND d.deptype IN ('n', 'a', 'i', 'e')
+  SELECT d0.i, e.classid, e.objid, e.objsubid FROM deps d0
+  CROSS JOIN LATERAL (
+    -- What depends on it is dropped with it …
+    SELECT d.classid, d.objid, d.objsubid FROM pg_depend d
+    WHERE d.refclassid = d0.classid AND d.refobjid = d0.objid
+      AND (d0.objsubid = 0 OR d.refobjsubid = d0.objsubid) AND d.deptype IN ('n', 'a', 'i', 'e')
+    UNION ALL
+    -- … and so is the owner of an internal part of it: a stored generated column whose expression
+    -- (its pg_attrdef) is dropped goes with it, as dependency.c does.
+    SELECT d.refclassid, d.refobjid, d.refobjsubid FROM pg_depend d
+    WHERE d.classid = d0.classid AND d.objid = d0.objid AND d.objsubid = d0.objsubid AND d.deptype = 'i'
+  ) AS e
 ),
 reached(i, relid) AS (
   SELECT i, relid FROM kids
   UNION SELECT i, relid FROM fks
   UNION SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass
+  -- An attribute dropped from a composite type loses that field in every column of the type (or an array of it).
+  UNION SELECT d.i, a.attrelid FROM deps d
+    JOIN pg_class ct ON d.classid = 'pg_class'::regclass AND ct.oid = d.objid AND ct.relkind = 'c' AND d.objsubid > 0
+    JOIN pg_type t ON t.oid = ct.reltype
+    JOIN pg_attribute a ON a.atttypid IN (t.oid, t.typarray) AND a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT r.i AS action, n.nspname::text AS schema, c.relname::text AS name
 FROM reached r

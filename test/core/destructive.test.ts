@@ -101,6 +101,21 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     ]);
   }));
 
+  it('follows what dependency.c drops upward too: a stored generated column whose function goes, a composite type\'s field', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE FUNCTION twice(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+      CREATE TABLE gt (id int, g int GENERATED ALWAYS AS (twice(id)) STORED); INSERT INTO gt (id) VALUES (1);
+      CREATE TYPE feeling AS ENUM ('happy', 'sad');
+      CREATE TYPE pair AS (m feeling, n int);
+      CREATE TABLE x (id int, p pair); INSERT INTO x VALUES (1, ROW('happy', 1));
+      CREATE TABLE y (id int, ps pair[]); INSERT INTO y VALUES (1, ARRAY[ROW('sad', 2)::pair]);
+    `);
+    expect(await affectedBy(sql, 'DROP FUNCTION twice(int) CASCADE; DROP FUNCTION public.twice CASCADE; DROP FUNCTION twice CASCADE;'))
+      .toEqual([['public.gt'], ['public.gt'], ['public.gt']]);
+    expect(await affectedBy(sql, 'DROP TYPE feeling CASCADE;')).toEqual([['public.x', 'public.y']]);
+  }));
+
   it('exempts timestamp → timestamptz only when it keeps every value and rewrites nothing: default precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     await db.sql.unsafe(`
