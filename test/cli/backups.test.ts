@@ -16,6 +16,14 @@ afterAll(async () => { await dropDatabase(db); });
 
 const rowsOf = async (table: string) => (await db.sql.unsafe(`SELECT * FROM ${table} ORDER BY 1`)).map((r) => ({ ...r }));
 
+/** The manifest of a backup directory (`dir` relative to `cwd`). */
+function manifestOf(cwd: string, dir: string): { reason: string; tables: { table: string; rows: number }[] } {
+  return JSON.parse(fs.readFileSync(path.join(cwd, dir, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+}
+
+/** Each table of a backup with its row count. */
+const tablesIn = (cwd: string, dir: string) => manifestOf(cwd, dir).tables.map((t) => [t.table, t.rows]);
+
 describe('migrate backup / restore', () => {
   const cwd = tempDir('strata-backups-');
   const cli = (...args: string[]) => runCli(args, { cwd, env: { DATABASE_URL: db.url } });
@@ -72,7 +80,7 @@ describe('migrate backup / restore', () => {
     expect(truncated.code).toBe(0);
     const doc = truncated.json<{ backups: string[]; truncated: string[] }>();
     expect(doc.backups).toHaveLength(1);
-    const safety = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    const safety = manifestOf(cwd, doc.backups[0]!);
     expect(safety.reason).toBe('restore_truncate');
     expect(safety.tables.find((t) => t.table === 'public."weird""name"')?.rows).toBe(5);
     expect(await rowsOf('"weird""name"')).toEqual(original.weird);
@@ -140,7 +148,7 @@ INSERT INTO check_ins SELECT g, 1 + g % 7 FROM generate_series(1, 30) g;
     const doc = result.json<{ backups: string[]; applied: string[] }>();
     expect(doc.applied).toEqual(['002_simplify']);
     expect(doc.backups).toHaveLength(1);
-    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    const manifest = manifestOf(cwd, doc.backups[0]!);
     expect(manifest.reason).toBe('002_simplify_up');
     expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.check_ins', 30], ['public.goals', 7]]);
   });
@@ -162,7 +170,7 @@ INSERT INTO check_ins SELECT g, 1 + g % 7 FROM generate_series(1, 30) g;
     expect(result.code).toBe(0);
     const doc = result.json<{ reverted: string[]; backups: string[] }>();
     expect(doc.reverted).toEqual(['001_legacy']);
-    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, doc.backups[0]!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    const manifest = manifestOf(cwd, doc.backups[0]!);
     expect(manifest.reason).toBe('001_legacy_down');
     expect(manifest.tables.map((t) => [t.table, t.rows]).sort()).toEqual([['public.check_ins', 30], ['public.goals', 7]]);
   });
@@ -196,8 +204,7 @@ CREATE TABLE reach.ts (v varchar); INSERT INTO reach.ts VALUES ('hello'), ('worl
 
     const result = await cli('up', '--yes', '--json');
     expect(result.code, result.stderr).toBe(0);
-    const tablesOf = (backup: string) => (JSON.parse(fs.readFileSync(path.join(cwd, backup, 'manifest.json'), 'utf8')) as { tables: { table: string; rows: number }[] })
-      .tables.map((t) => [t.table, t.rows]);
+    const tablesOf = (backup: string) => tablesIn(cwd, backup);
     const backups = result.json<{ backups: string[] }>().backups;
     expect(backups.map(tablesOf)).toEqual([
       [['reach.a', 10], ['reach.b', 5]],
@@ -259,7 +266,7 @@ describe('a module whose destroys() depends on what the run made before it', () 
     const result = await cli('up', '--assume-timezone', 'America/New_York', '--yes', '--json');
     expect(result.code, result.stderr).toBe(0);
     const [backup] = result.json<{ backups: string[] }>().backups;
-    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, backup!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    const manifest = manifestOf(cwd, backup!);
     expect(manifest.reason).toBe('002_timezone_awareness_up');
     expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.events', 2]]);
   }));
@@ -314,7 +321,7 @@ describe('a timestamptz change the plan judged lossless', () => {
     const result = await cli('up', '--yes', '--json');
     expect(result.code, result.stderr).toBe(0);
     const [backup] = result.json<{ backups: string[] }>().backups;
-    const manifest = JSON.parse(fs.readFileSync(path.join(cwd, backup!, 'manifest.json'), 'utf8')) as { reason: string; tables: { table: string; rows: number }[] };
+    const manifest = manifestOf(cwd, backup!);
     expect(manifest.reason).toBe('002_convert_up');
     expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.ev', 1]]);
   }));
@@ -333,8 +340,7 @@ describe('no-transaction steps that destroy data', () => {
     });
     const result = await runCli(['--migrations', dir, 'up', '--yes', '--json'], { cwd, env: { DATABASE_URL: db.url } });
     expect(result.code, result.stderr).toBe(0);
-    const tablesOf = (backup: string) => (JSON.parse(fs.readFileSync(path.join(cwd, backup, 'manifest.json'), 'utf8')) as { tables: { table: string; rows: number }[] })
-      .tables.map((t) => [t.table, t.rows]);
+    const tablesOf = (backup: string) => tablesIn(cwd, backup);
     expect(result.json<{ backups: string[] }>().backups.map(tablesOf)).toEqual([[['public.big', 100]], [['public.staging', 7]]]);
     expect(result.stderr).toContain('002_batches: line 2 manages its own transactions');
     expect((await db.sql`SELECT count(*)::int AS n FROM staging`)[0]!.n).toBe(0);
