@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, historyRows } from '../support/catalog.js';
-import { runCli } from '../support/cli.js';
+import { runCli, type CliResult } from '../support/cli.js';
 import { createDatabase, dropDatabase, withTestDatabase, type TestDatabase } from '../support/database.js';
 import { tempDir, writeMigrations } from '../support/migrations.js';
 
@@ -23,6 +23,15 @@ function manifestOf(cwd: string, dir: string): { reason: string; tables: { table
 
 /** Each table of a backup with its row count. */
 const tablesIn = (cwd: string, dir: string) => manifestOf(cwd, dir).tables.map((t) => [t.table, t.rows]);
+
+/** The run's JSON names exactly one backup, taken for `reason`, holding `tables` ([name, rows]). */
+function expectOneBackup(result: CliResult, cwd: string, reason: string, tables: [string, number][]): void {
+  const backups = result.json<{ backups: string[] }>().backups;
+  expect(backups).toHaveLength(1);
+  const manifest = manifestOf(cwd, backups[0]!);
+  expect(manifest.reason).toBe(reason);
+  expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual(tables);
+}
 
 describe('migrate backup / restore', () => {
   const cwd = tempDir('strata-backups-');
@@ -265,10 +274,7 @@ describe('a module whose destroys() depends on what the run made before it', () 
     await db.sql`DELETE FROM schema_migrations`;
     const result = await cli('up', '--assume-timezone', 'America/New_York', '--yes', '--json');
     expect(result.code, result.stderr).toBe(0);
-    const [backup] = result.json<{ backups: string[] }>().backups;
-    const manifest = manifestOf(cwd, backup!);
-    expect(manifest.reason).toBe('002_timezone_awareness_up');
-    expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.events', 2]]);
+    expectOneBackup(result, cwd, '002_timezone_awareness_up', [['public.events', 2]]);
   }));
 });
 
@@ -320,10 +326,7 @@ describe('a timestamptz change the plan judged lossless', () => {
     await db.sql`DELETE FROM schema_migrations`;
     const result = await cli('up', '--yes', '--json');
     expect(result.code, result.stderr).toBe(0);
-    const [backup] = result.json<{ backups: string[] }>().backups;
-    const manifest = manifestOf(cwd, backup!);
-    expect(manifest.reason).toBe('002_convert_up');
-    expect(manifest.tables.map((t) => [t.table, t.rows])).toEqual([['public.ev', 1]]);
+    expectOneBackup(result, cwd, '002_convert_up', [['public.ev', 1]]);
   }));
 });
 
