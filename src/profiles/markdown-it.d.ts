@@ -29,7 +29,10 @@ declare module 'markdown-it' {
   class MarkdownIt {
     constructor(preset: 'commonmark' | 'default' | 'zero', options?: MarkdownIt.Options);
     readonly core: { ruler: { disable(rules: string | string[]): void } };
+    /** The inline parser: `parse` appends the tokens of one inline token's content to `out`. */
+    readonly inline: { parse(src: string, md: MarkdownIt, env: object, out: MarkdownIt.Token[]): void };
     parse(src: string, env: object): MarkdownIt.Token[];
+    parseInline(src: string, env: object): MarkdownIt.Token[];
     validateLink: (url: string) => boolean;
     normalizeLinkText: (url: string) => string;
     normalizeLink: (url: string) => string;

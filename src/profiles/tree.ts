@@ -78,10 +78,27 @@ function markdownIt(): MarkdownIt {
   parser.normalizeLink = (url) => url;
   // Its `normalize` rule rewrites every line ending of every file; `normalize` below only touches
   // the rare file that needs it. `text_join` merges escapes and entities into the text around
-  // them, which `inlineNodes` does anyway.
-  parser.core.ruler.disable(['normalize', 'text_join']);
+  // them, which `inlineNodes` does anyway. `inline` runs per inline token in `parseTree` instead,
+  // and only where the content can hold inline markup (`isPlainInline`).
+  parser.core.ruler.disable(['normalize', 'text_join', 'inline']);
   return parser;
 }
+
+/**
+ * True when markdown-it's inline parser would turn `content` into exactly one text token holding
+ * `content` (or nothing, for ''), so the parse can be skipped. Each inline rule of the CommonMark
+ * preset starts only at one of these characters: newline (line breaks), `\` (escapes), `` ` ``
+ * (code spans), `*` and `_` (emphasis), `[` (links), `!` (images), `<` (autolinks, inline HTML),
+ * `&` (entities). Any other character, punctuation included, is plain text to every rule, and a
+ * run of plain text ends as one token. Headings, plain bullets and most paragraphs of a profile
+ * have none of them: skipping their inline parse is ~a fifth of the parse of a typical file. The
+ * test in tree.test.ts holds this against markdown-it itself.
+ */
+export function isPlainInline(content: string): boolean {
+  return !INLINE_MARKUP.test(content);
+}
+
+const INLINE_MARKUP = /[\n\\`*_[!<&]/;
 
 /** CommonMark's input normalisation: CR LF and CR are line endings, U+0000 becomes U+FFFD. */
 function normalize(text: string): string {
@@ -104,7 +121,10 @@ export function parseTree(text: string): Block[] {
     open.push(children);
     depths.push(depth);
   };
-  const tokens = markdownIt().parse(normalize(text), {});
+  const md = markdownIt();
+  // Link reference definitions land in `env` during the block parse; inline parses read them.
+  const env = {};
+  const tokens = md.parse(normalize(text), env);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as MarkdownIt.Token;
     if (token.nesting === -1) {
@@ -122,7 +142,15 @@ export function parseTree(text: string): Block[] {
       case 'ordered_list_open': push({ type: 'list', line, children: [] }, true); break;
       case 'list_item_open': push({ type: 'listItem', line, children: [] }, false); break;
       case 'blockquote_open': push({ type: 'blockquote', line, children: [] }, true); break;
-      case 'inline': inlineNodes(children as Inline[], token.children ?? [], line, depth); break;
+      case 'inline':
+        if (isPlainInline(token.content)) {
+          addText(children as Inline[], token.content, line);
+        } else {
+          const inline: MarkdownIt.Token[] = [];
+          md.inline.parse(token.content, md, env, inline);
+          inlineNodes(children as Inline[], inline, line, depth);
+        }
+        break;
       case 'fence':
       case 'code_block': children.push({ type: 'code', line, value: withoutFinalNewline(token.content) }); break;
       case 'html_block': children.push({ type: 'html', line, value: withoutFinalNewline(token.content) }); break;
