@@ -61,7 +61,7 @@ function globalOptions(program: Command, Option: Commander['Option']): void {
     .option('--json', 'print one JSON document on stdout')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--lock-timeout <ms>', 'wait this long for another run to finish (0: do not wait)', '10000')
-    .option('--connect-timeout <s>', 'connection timeout in seconds (0: no limit)', '10')
+    .option('--connect-timeout <s>', "connection timeout in seconds (0: no limit; default: the URL's connect_timeout, PGCONNECT_TIMEOUT, else 10)")
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for every migration statement (0: no limit, as in PostgreSQL)', '5000')
     .option('--retries <n>', 'retries of a migration that hit lock_timeout (0 … 10)', '3')
     .option('--statement-timeout <ms>', 'statement_timeout (0: no limit; dry runs default to 60000)')
@@ -160,7 +160,7 @@ const VALUE_OPTIONS = new Map<string, string>([
 
 /** The defaults of globalOptions(), as commander stores them (negatable flags default to true). */
 const OPTION_DEFAULTS: Readonly<Record<string, unknown>> = {
-  schema: 'public', historyTable: 'schema_migrations', color: true, lockTimeout: '10000', connectTimeout: '10',
+  schema: 'public', historyTable: 'schema_migrations', color: true, lockTimeout: '10000',
   ddlLockTimeout: '5000', retries: '3', backup: true, backupDir: 'backups',
 };
 

@@ -5,6 +5,7 @@
  * a third of `migrate status`'s whole cold-start budget (SPEC §10), for a dozen flags. zod
  * validates what strata reads from files (backup manifests, profiles), where its cost is paid once.
  */
+import { MAX_CONNECT_SECONDS } from '../db/url.js';
 import { UsageError } from '../errors.js';
 
 /** Typed global settings of one CLI invocation. */
@@ -17,8 +18,11 @@ export interface GlobalSettings {
   color: boolean;
   /** --lock-timeout: how long to wait for the run lock; 0 = do not wait. */
   lockTimeout: number;
-  /** --connect-timeout in seconds; 0 = no limit (as libpq's connect_timeout). */
-  connectTimeout: number;
+  /**
+   * --connect-timeout in seconds; 0 = no limit (as libpq's connect_timeout). Undefined when not
+   * given: the URL's connect_timeout, else PGCONNECT_TIMEOUT, else 10 (db/connect.ts).
+   */
+  connectTimeout: number | undefined;
   /** --ddl-lock-timeout: PostgreSQL's lock_timeout for migration statements; 0 = no limit. */
   ddlLockTimeout: number;
   retries: number;
@@ -40,8 +44,6 @@ export interface GlobalSettings {
 
 /** PostgreSQL's limit for millisecond settings (lock_timeout, statement_timeout: a 32-bit int). */
 export const MAX_MILLISECONDS = 2_147_483_647;
-/** Node's timers hold at most 2^31 - 1 ms: the longest --connect-timeout that still means what it says. */
-export const MAX_CONNECT_SECONDS = Math.floor(MAX_MILLISECONDS / 1000);
 /** Backoff doubles from 1 s: the 10th retry already waits 512 s (17 minutes of waiting in all). */
 export const MAX_RETRIES = 10;
 
@@ -91,7 +93,7 @@ export function parseGlobalOptions(raw: Record<string, unknown>, env: NodeJS.Pro
     // SPEC §5: NO_COLOR disables colour like --no-color.
     color: raw.color !== false && !(env.NO_COLOR !== undefined && env.NO_COLOR !== ''),
     lockTimeout: optionalNumber(raw.lockTimeout, '--lock-timeout', 10_000, MILLISECONDS),
-    connectTimeout: optionalNumber(raw.connectTimeout, '--connect-timeout', 10, { min: 0, max: MAX_CONNECT_SECONDS, unit: 'seconds' }),
+    connectTimeout: optionalNumber(raw.connectTimeout, '--connect-timeout', undefined, { min: 0, max: MAX_CONNECT_SECONDS, unit: 'seconds' }),
     ddlLockTimeout: optionalNumber(raw.ddlLockTimeout, '--ddl-lock-timeout', 5_000, MILLISECONDS),
     retries: optionalNumber(raw.retries, '--retries', 3, { min: 0, max: MAX_RETRIES }),
     statementTimeout: optionalNumber(raw.statementTimeout, '--statement-timeout', undefined, MILLISECONDS),

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, resolveConnection, type ConnectionTarget, type Database } from '../db/connect.js';
-import type { ConnectionParts } from '../db/url.js';
+import { SUPPORTED_PARAMS, type ConnectionParts } from '../db/url.js';
 import { UsageError } from '../errors.js';
 import { resolveMigrations, type ResolvedMigration } from '../core/resolver.js';
 import type { GlobalSettings } from './options.js';
@@ -27,9 +27,11 @@ export interface CommandContext {
 /** The package's own migrations/ (the bundled coaching schema). */
 export const BUNDLED_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
-/** SPEC §2 resolution, without connecting. */
+/** SPEC §2 resolution, without connecting. A password found on the way (PGPASSWORD, a password file) is masked from then on. */
 export function connectionTarget(ctx: CommandContext): ConnectionTarget {
-  return resolveConnection({ databaseUrl: ctx.settings.databaseUrl, embedded: ctx.settings.embedded, interactive: ctx.interactive }, ctx.env);
+  const target = resolveConnection({ databaseUrl: ctx.settings.databaseUrl, embedded: ctx.settings.embedded, interactive: ctx.interactive }, ctx.env);
+  if (target.kind === 'server') ctx.out.addSecret(target.parts.password);
+  return target;
 }
 
 /**
@@ -40,7 +42,9 @@ export function givenServer(ctx: CommandContext): Extract<ConnectionTarget, { ki
   const { databaseUrl } = ctx.settings;
   if (!databaseUrl && !ctx.env.DATABASE_URL && !ctx.env.PGHOST && !ctx.env.PGDATABASE) return undefined;
   const target = resolveConnection({ databaseUrl, embedded: false, interactive: false }, ctx.env);
-  return target.kind === 'server' ? target : undefined;
+  if (target.kind !== 'server') return undefined;
+  ctx.out.addSecret(target.parts.password);
+  return target;
 }
 
 /** The migrations directory and whether it is the bundled set. */
@@ -91,12 +95,15 @@ function assertDirectory(dir: string, shown: string): void {
   if (!stat.isDirectory()) throw new UsageError(`migrations directory ${shown} is not a directory`, { hint: 'pass the directory that holds the NNN_name migrations' });
 }
 
-/** One warning line for URL parameters strata ignores (db/url.ts, parseDatabaseUrl). */
-export function warnIgnoredParams(ctx: CommandContext, parts: ConnectionParts): void {
+/**
+ * Warnings about the connection settings: URL parameters strata ignores (db/url.ts,
+ * parseDatabaseUrl), and a password file it would not use (db/passfile.ts).
+ */
+export function warnAboutConnection(ctx: CommandContext, parts: ConnectionParts): void {
+  if (parts.passfileWarning) ctx.out.warn(parts.passfileWarning);
   if (!parts.ignored?.length) return;
   const names = parts.ignored.map((name) => `"${name}"`).join(', ');
-  const connectTimeout = parts.ignored.includes('connect_timeout') ? '; use --connect-timeout S' : '';
-  ctx.out.warn(`ignoring database URL parameter${parts.ignored.length === 1 ? '' : 's'} ${names} (strata reads host, port, dbname, user, password, sslmode, application_name, options${connectTimeout})`);
+  ctx.out.warn(`ignoring database URL parameter${parts.ignored.length === 1 ? '' : 's'} ${names} (strata reads ${SUPPORTED_PARAMS})`);
 }
 
 /** Starts the embedded server if needed and says so on stderr (SPEC §2). */
@@ -112,10 +119,9 @@ async function embeddedParts(ctx: CommandContext): Promise<ConnectionParts> {
 /** Opens the run's connection; search_path starts with the target schema. */
 export async function connect(ctx: CommandContext, target: ConnectionTarget, options: { fetchTypes?: boolean; probe?: boolean } = {}): Promise<Database> {
   const parts = target.kind === 'embedded' ? await embeddedParts(ctx) : target.parts;
-  warnIgnoredParams(ctx, parts);
+  warnAboutConnection(ctx, parts);
   ctx.out.addPublicWords([parts.user, parts.database]);
-  // The driver falls back to PGPASSWORD for a URL without a password.
-  ctx.out.addSecret(parts.password ?? ctx.env.PGPASSWORD);
+  ctx.out.addSecret(parts.password);
   const schema = ctx.settings.schema;
   return openDatabase(parts, {
     connectTimeoutSeconds: ctx.settings.connectTimeout,

@@ -5,8 +5,9 @@
 import net from 'node:net';
 import postgres from 'postgres';
 import { ConnectionError, StrataError, UsageError } from '../errors.js';
+import { defaultPassfile, lookupPassfile } from './passfile.js';
 import {
-  connectionFromLibpqEnv, describeServer, isSocketHost, parseDatabaseUrl, redactParts, socketPath, SSL_MODES,
+  connectionFromLibpqEnv, connectTimeout, describeServer, isSocketHost, parseDatabaseUrl, redactParts, socketPath, SSL_MODES,
   type ConnectionParts, type LibpqEnv,
 } from './url.js';
 
@@ -24,8 +25,11 @@ export type ConnectionTarget =
 /** Environment variables `resolveConnection` reads (cli passes `process.env`). */
 export interface ConnectionEnv extends LibpqEnv {
   DATABASE_URL?: string | undefined;
-  /** libpq's default sslmode (see withLibpqSecurity). */
+  /** libpq's defaults for what a URL leaves out (see withLibpqEnvironment). */
   PGSSLMODE?: string | undefined;
+  PGCONNECT_TIMEOUT?: string | undefined;
+  PGAPPNAME?: string | undefined;
+  PGPASSFILE?: string | undefined;
 }
 
 /** Inputs of `resolveConnection`. */
@@ -44,9 +48,9 @@ export interface ConnectionChoice {
  * silent run against a throwaway database.
  */
 export function resolveConnection(choice: ConnectionChoice, env: ConnectionEnv): ConnectionTarget {
-  if (choice.databaseUrl) return { kind: 'server', parts: withLibpqSecurity(parseDatabaseUrl(choice.databaseUrl), env), source: 'flag' };
-  if (env.DATABASE_URL) return { kind: 'server', parts: withLibpqSecurity(parseDatabaseUrl(env.DATABASE_URL), env), source: 'DATABASE_URL' };
-  if (env.PGHOST || env.PGDATABASE) return { kind: 'server', parts: withLibpqSecurity(connectionFromLibpqEnv(env), env), source: 'libpq' };
+  if (choice.databaseUrl) return { kind: 'server', parts: withLibpqEnvironment(parseDatabaseUrl(choice.databaseUrl), env), source: 'flag' };
+  if (env.DATABASE_URL) return { kind: 'server', parts: withLibpqEnvironment(parseDatabaseUrl(env.DATABASE_URL), env), source: 'DATABASE_URL' };
+  if (env.PGHOST || env.PGDATABASE) return { kind: 'server', parts: withLibpqEnvironment(connectionFromLibpqEnv(env), env), source: 'libpq' };
   if (choice.embedded || choice.interactive) return { kind: 'embedded' };
   throw new ConnectionError('no database given: pass --database-url, set DATABASE_URL, or --embedded', {
     hint: 'without a terminal strata never falls back to a local database on its own',
@@ -54,28 +58,50 @@ export function resolveConnection(choice: ConnectionChoice, env: ConnectionEnv):
 }
 
 /**
- * libpq's environment applies to every connection, URLs included: `PGSSLMODE` is the sslmode when
- * the URL names none (`PGSSLMODE=verify-full` must never connect in plain text). The variables that
- * ask for more security or another target than strata can give — client certificates, a CA file,
- * channel binding, GSS, a service file — are refused (exit 2), as their URL parameters are:
- * ignoring them would connect with less security than asked for, or elsewhere.
+ * libpq's environment applies to every connection, URLs included, for what the URL leaves out:
+ * `PGSSLMODE` is the sslmode (`PGSSLMODE=verify-full` must never connect in plain text),
+ * `PGCONNECT_TIMEOUT` the connect timeout, `PGAPPNAME` the application_name, `PGPASSWORD` the
+ * password — and without one, the password file (`passfile`, `PGPASSFILE`, `~/.pgpass`; read here,
+ * once, so that every connection of the run and every redaction of its output know the password).
+ * The variables that ask for more security or another target than strata can give — client
+ * certificates, a CA file, channel binding, GSS, a service file — are refused (exit 2), as their
+ * URL parameters are: ignoring them would connect with less security than asked for, or elsewhere.
  */
-function withLibpqSecurity(parts: ConnectionParts, env: ConnectionEnv): ConnectionParts {
+export function withLibpqEnvironment(parts: ConnectionParts, env: ConnectionEnv): ConnectionParts {
   const refused = REFUSED_ENV.filter((name) => (env as Record<string, string | undefined>)[name]);
   if (refused.length > 0) {
     throw new UsageError(`${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} set, and strata cannot honour ${refused.length === 1 ? 'it' : 'them'}`, {
       hint: 'unset it for strata (it would connect with less security than asked for, or elsewhere); sslmode is read from PGSSLMODE or the URL',
     });
   }
+  const result: ConnectionParts = { ...parts, params: { ...parts.params } };
   const mode = env.PGSSLMODE;
-  if (!mode || parts.params.sslmode !== undefined) return parts;
-  if (!(SSL_MODES as readonly string[]).includes(mode)) {
-    throw new UsageError(`invalid PGSSLMODE "${mode}"`, { hint: `use one of ${SSL_MODES.join(', ')}` });
+  if (mode && result.params.sslmode === undefined) {
+    if (!(SSL_MODES as readonly string[]).includes(mode)) {
+      throw new UsageError(`invalid PGSSLMODE "${mode}"`, { hint: `use one of ${SSL_MODES.join(', ')}` });
+    }
+    result.params.sslmode = mode;
   }
-  return { ...parts, params: { ...parts.params, sslmode: mode } };
+  if (result.connectTimeoutSeconds === undefined && env.PGCONNECT_TIMEOUT !== undefined) {
+    const seconds = connectTimeout(env.PGCONNECT_TIMEOUT, 'PGCONNECT_TIMEOUT');
+    if (seconds !== undefined) result.connectTimeoutSeconds = seconds;
+  }
+  if (result.params.application_name === undefined && env.PGAPPNAME) result.params.application_name = env.PGAPPNAME;
+  if (result.password === undefined && env.PGPASSWORD) result.password = env.PGPASSWORD;
+  if (result.password === undefined) {
+    const file = result.passfile ?? (env.PGPASSFILE || defaultPassfile(env as { APPDATA?: string }));
+    result.passfile = file;
+    const found = lookupPassfile(file, result);
+    if (found.password !== undefined) {
+      result.password = found.password;
+      result.passwordFrom = file;
+    }
+    if (found.warning !== undefined) result.passfileWarning = found.warning;
+  }
+  return result;
 }
 
-/** libpq variables strata refuses (see withLibpqSecurity). */
+/** libpq variables strata refuses (see withLibpqEnvironment). */
 const REFUSED_ENV = [
   'PGSSLCERT', 'PGSSLKEY', 'PGSSLROOTCERT', 'PGSSLCRL', 'PGSSLCRLDIR', 'PGSSLCERTMODE', 'PGSSLNEGOTIATION', 'PGSSLSNI',
   'PGSSLMINPROTOCOLVERSION', 'PGSSLMAXPROTOCOLVERSION', 'PGREQUIRESSL', 'PGGSSENCMODE', 'PGGSSLIB', 'PGGSSDELEGATION',
@@ -85,8 +111,8 @@ const REFUSED_ENV = [
 
 /** Session settings applied at connect time. */
 export interface OpenOptions {
-  /** `--connect-timeout` in seconds (default 10). */
-  connectTimeoutSeconds?: number;
+  /** `--connect-timeout` in seconds; when not given, the parts' (libpq's connect_timeout), else 10. */
+  connectTimeoutSeconds?: number | undefined;
   /** Shown in `pg_stat_activity` and in lock-timeout messages of other runners. */
   applicationName?: string;
   /** search_path for the session (the target schema first). */
@@ -289,7 +315,7 @@ const CLIENT_CHECK_INTERVAL_MS = 1000;
 
 /** Opens one connection and runs the session setup; connection failures become `ConnectionError`. */
 export async function openDatabase(parts: ConnectionParts, options: OpenOptions = {}): Promise<Database> {
-  const timeout = options.connectTimeoutSeconds ?? 10;
+  const timeout = connectTimeoutOf(parts, options.connectTimeoutSeconds);
   const connection: Record<string, string> = { application_name: options.applicationName ?? 'strata' };
   if (options.searchPath) connection.search_path = options.searchPath;
   if (parts.params.application_name !== undefined) connection.application_name = parts.params.application_name;
@@ -373,12 +399,17 @@ const CONNECT_FAILURES = new Set([
  * for, if it is one — any failure before the server started the session (refused, reset, TLS,
  * garbage, authentication, a startup parameter it rejects …), and a lost connection after.
  */
-export function asConnectionFailure(error: unknown, db: Pick<Database, 'parts' | 'hasSession'>, timeoutSeconds: number): StrataError | undefined {
+export function asConnectionFailure(error: unknown, db: Pick<Database, 'parts' | 'hasSession'>, timeoutSeconds: number | undefined): StrataError | undefined {
   if (error instanceof StrataError) return undefined;
   const err = error as { code?: string; errno?: string };
   const code = err.code ?? err.errno ?? '';
-  if (!db.hasSession() || CONNECT_FAILURES.has(code)) return toConnectionError(error, db.parts, timeoutSeconds);
+  if (!db.hasSession() || CONNECT_FAILURES.has(code)) return toConnectionError(error, db.parts, connectTimeoutOf(db.parts, timeoutSeconds));
   return undefined;
+}
+
+/** The connect timeout in seconds: `--connect-timeout` when given, else libpq's connect_timeout (URL, PGCONNECT_TIMEOUT), else 10. */
+export function connectTimeoutOf(parts: Pick<ConnectionParts, 'connectTimeoutSeconds'>, given: number | undefined): number {
+  return given ?? parts.connectTimeoutSeconds ?? 10;
 }
 
 /** Maps driver and server errors at connect time to one line that says which failure it was. */
@@ -420,6 +451,11 @@ export function toConnectionError(error: unknown, parts: ConnectionParts, timeou
     case 'ENETUNREACH':
       return detail(`host ${parts.host} is unreachable`);
     case '28P01':
+      if (parts.passwordFrom !== undefined) return detail(`password authentication failed for user "${parts.user}" (password from the file ${parts.passwordFrom})`);
+      if (parts.password === undefined) {
+        const file = parts.passfile ?? '~/.pgpass';
+        return detail(`password authentication failed for user "${parts.user}": no password was given`, `put it in the URL, in PGPASSWORD, or in the password file ${file} (as for psql)`);
+      }
       return detail(`password authentication failed for user "${parts.user}"`);
     case '28000':
       return detail(`authentication rejected for user "${parts.user}": ${err.message ?? ''}`.trim());

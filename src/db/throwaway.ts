@@ -20,7 +20,7 @@ export interface Throwaway {
 }
 
 /** Creates `strata_check_<random>` on the server of `admin` (CREATE DATABASE privilege needed). */
-export async function createThrowawayDatabase(admin: ConnectionParts, connectTimeoutSeconds: number): Promise<Throwaway> {
+export async function createThrowawayDatabase(admin: ConnectionParts, connectTimeoutSeconds: number | undefined): Promise<Throwaway> {
   const name = `strata_check_${randomBytes(6).toString('hex')}`;
   const db = await openDatabase(admin, { connectTimeoutSeconds, applicationName: 'strata check' });
   try {

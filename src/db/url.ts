@@ -15,6 +15,14 @@ export interface ConnectionParts {
   params: Record<string, string>;
   /** Query parameters strata ignores (harmless ones; see `parseDatabaseUrl`): the CLI warns about them. */
   ignored?: string[];
+  /** libpq's `connect_timeout` (URL parameter, else `PGCONNECT_TIMEOUT`), in seconds; 0: no limit. `--connect-timeout` wins over it. */
+  connectTimeoutSeconds?: number;
+  /** The password file to read when no password is given (URL `passfile`, else `PGPASSFILE`, else `~/.pgpass`). */
+  passfile?: string;
+  /** Set when `password` came from that file: connection errors name it, as libpq's do. */
+  passwordFrom?: string;
+  /** Why the password file was not used (group- or world-readable, not a plain file): the CLI warns. */
+  passfileWarning?: string;
 }
 
 const SCHEMES = new Set(['postgres:', 'postgresql:']);
@@ -34,11 +42,12 @@ const PASSED_PARAMS = new Set(['sslmode', 'application_name', 'options']);
 const REFUSED_PARAMS = new Set([
   'sslcert', 'sslkey', 'sslrootcert', 'sslcrl', 'sslcrldir', 'sslpassword', 'sslcertmode', 'sslnegotiation', 'sslsni',
   'ssl_min_protocol_version', 'ssl_max_protocol_version', 'sslcompression', 'requiressl', 'gssencmode', 'gsslib',
-  'gssdelegation', 'krbsrvname', 'channel_binding', 'require_auth', 'requirepeer', 'passfile', 'service', 'servicefile',
+  'gssdelegation', 'krbsrvname', 'channel_binding', 'require_auth', 'requirepeer', 'service', 'servicefile',
   'hostaddr', 'replication', 'target_session_attrs', 'load_balance_hosts', 'schema',
 ]);
 
-const SUPPORTED = 'host, port, dbname, user, password, sslmode, application_name, options';
+/** What strata reads from a URL, for messages. */
+export const SUPPORTED_PARAMS = 'host, port, dbname, user, password, passfile, sslmode, connect_timeout, application_name, options';
 
 /** Percent-decodes one part of a URL; a bad escape is the user's input, exit 2 (never the part itself: it may be the password). */
 function decodePart(text: string, what: string): string {
@@ -66,9 +75,9 @@ function singleHost(host: string, where: string): string {
  * Parses `postgres://user:pass@host:port/db?sslmode=…`; anything wrong with it is a usage error
  * (exit 2). Query parameters, as libpq reads them: `host` (a directory for a Unix-domain socket),
  * `port`, `dbname`, `user` and `password` override the URL's parts; `sslmode` must be one of
- * libpq's; `application_name` and `options` go to the server; REFUSED_PARAMS are exit 2; any
- * other name (`connect_timeout`, `keepalives`, Prisma's `connection_limit`, …) is ignored and
- * listed in `ignored`.
+ * libpq's; `application_name` and `options` go to the server; `passfile` and `connect_timeout`
+ * mean what they mean to libpq; REFUSED_PARAMS are exit 2; any other name (`keepalives`, Prisma's
+ * `connection_limit`, …) is ignored and listed in `ignored`.
  */
 export function parseDatabaseUrl(url: string): ConnectionParts {
   let parsed: URL;
@@ -89,6 +98,8 @@ export function parseDatabaseUrl(url: string): ConnectionParts {
   let database = decodePart(parsed.pathname.replace(/^\//, ''), 'database name');
   const params: Record<string, string> = {};
   const ignored: string[] = [];
+  let passfile: string | undefined;
+  let connectTimeoutSeconds: number | undefined;
   for (const [given, value] of parsed.searchParams) {
     // libpq refuses an unknown parameter; we refuse the security-relevant ones in any case
     // (`SSLMODE=verify-full` must not pass for an unknown name and connect in plain text).
@@ -98,10 +109,12 @@ export function parseDatabaseUrl(url: string): ConnectionParts {
     else if (key === 'dbname') database = value;
     else if (key === 'user') user = value;
     else if (key === 'password') password = value === '' ? undefined : value;
+    else if (key === 'passfile') passfile = value === '' ? undefined : value;
+    else if (key === 'connect_timeout') connectTimeoutSeconds = connectTimeout(value, 'connect_timeout parameter of the database URL');
     else if (PASSED_PARAMS.has(key)) params[key] = value;
     else if (REFUSED_PARAMS.has(key) || /^(ssl|gss)/.test(key)) { // `sslmod=require` must not connect without SSL
       throw new UsageError(`the database URL parameter "${key}" is not supported by strata`, {
-        hint: key === 'schema' ? 'pass --schema NAME for the target schema' : `strata reads ${SUPPORTED} from a URL`,
+        hint: key === 'schema' ? 'pass --schema NAME for the target schema' : `strata reads ${SUPPORTED_PARAMS} from a URL`,
       });
     } else if (!ignored.includes(key)) ignored.push(key);
   }
@@ -116,8 +129,27 @@ export function parseDatabaseUrl(url: string): ConnectionParts {
     database: database || user || 'postgres',
     params,
     ...(ignored.length > 0 ? { ignored } : {}),
+    ...(connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds } : {}),
+    ...(passfile !== undefined ? { passfile } : {}),
   };
 }
+
+/**
+ * libpq's connect_timeout (the URL parameter, `PGCONNECT_TIMEOUT`): whole seconds; zero or
+ * negative waits as long as the system does (0 here, as `--connect-timeout 0`), and 1 means 2,
+ * libpq's minimum. Anything else is a usage error, as it is to libpq.
+ */
+export function connectTimeout(text: string, where: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  const seconds = /^[-+]?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isSafeInteger(seconds)) throw new UsageError(`invalid ${where} "${text}": expected whole seconds`);
+  if (seconds <= 0) return 0;
+  return Math.min(Math.max(seconds, 2), MAX_CONNECT_SECONDS);
+}
+
+/** Node's timers hold at most 2^31 - 1 ms: the longest connect timeout that still means what it says. */
+export const MAX_CONNECT_SECONDS = Math.floor(2_147_483_647 / 1000);
 
 /** True when `host` is a Unix-domain socket directory (libpq: a host that starts with `/`). */
 export function isSocketHost(host: string): boolean {

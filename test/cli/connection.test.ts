@@ -142,6 +142,19 @@ describe('every failure to connect is exit 3 for every command, status included'
       expect(errorOf(result, args.includes('--json'))).toMatch(/: timed out after 1 s$/);
     }
   });
+
+  it("the timeout is libpq's when --connect-timeout is not given: the URL's connect_timeout, else PGCONNECT_TIMEOUT (1 means 2, libpq's least)", async () => {
+    const port = await fakeServer(() => {});
+    const url = `postgres://u:${SECRET}@127.0.0.1:${port}/db`;
+    const timedOut = async (args: string[], env: Record<string, string>) => {
+      const result = await runCli(['--migrations', dir, 'status', ...args], { env });
+      expect(result.code).toBe(3);
+      return result.stderr.trim().split('\n')[0];
+    };
+    expect(await timedOut([], { DATABASE_URL: `${url}?connect_timeout=1`, PGCONNECT_TIMEOUT: '5' })).toMatch(/: timed out after 2 s$/);
+    expect(await timedOut([], { DATABASE_URL: url, PGCONNECT_TIMEOUT: '2' })).toMatch(/: timed out after 2 s$/);
+    expect(await timedOut(['--connect-timeout', '1'], { DATABASE_URL: `${url}?connect_timeout=5`, PGCONNECT_TIMEOUT: '5' })).toMatch(/: timed out after 1 s$/);
+  });
 });
 
 describe('a bad URL is exit 2 (the user\'s input), unknown harmless parameters are ignored with a warning', () => {
@@ -161,14 +174,33 @@ describe('a bad URL is exit 2 (the user\'s input), unknown harmless parameters a
     }
   });
 
-  it('connect_timeout, keepalives and other names strata does not use: one warning line, then the run', async () => {
-    const url = `${urlFor('postgres')}?connect_timeout=5&connection_limit=3&sslmode=disable`;
+  it('keepalives and other names strata does not use: one warning line, then the run', async () => {
+    const url = `${urlFor('postgres')}?keepalives=1&connection_limit=3&sslmode=disable&connect_timeout=5`;
     for (const args of [['status'], ['up', '--dry-run']]) {
       const result = await runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: url } });
       expect(result.code).toBe(0);
-      expect(result.stderr).toContain('warning: ignoring database URL parameters "connect_timeout", "connection_limit" (strata reads host, port, dbname, user, password, sslmode, application_name, options; use --connect-timeout S)');
+      expect(result.stderr).toContain('warning: ignoring database URL parameters "keepalives", "connection_limit" (strata reads host, port, dbname, user, password, passfile, sslmode, connect_timeout, application_name, options)');
     }
   });
+
+  it('connect_timeout must be whole seconds, as libpq has it (exit 2); so must PGCONNECT_TIMEOUT', async () => {
+    const result = await runCli(['--migrations', dir, 'status'], { env: { DATABASE_URL: `${urlFor('postgres')}?connect_timeout=soon` } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: invalid connect_timeout parameter of the database URL "soon": expected whole seconds');
+    const env = await runCli(['--migrations', dir, 'status'], { env: { DATABASE_URL: urlFor('postgres'), PGCONNECT_TIMEOUT: '1.5' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('error: invalid PGCONNECT_TIMEOUT "1.5": expected whole seconds');
+  });
+
+  it('PGAPPNAME names the session when the URL does not; the URL wins over it', () => withTestDatabase(async (db) => {
+    const checks = writeMigrations({ '001_a': { up: 'SELECT 1;', verify: "-- check: application name\nSELECT 1 WHERE current_setting('application_name') <> 'nightly-deploy';\n" } });
+    expect((await runCli(['--migrations', checks, 'up'], { env: { DATABASE_URL: db.url, PGAPPNAME: 'nightly-deploy' } })).code).toBe(0);
+    const named = await runCli(['--migrations', checks, 'verify', '--json'], { env: { DATABASE_URL: db.url, PGAPPNAME: 'nightly-deploy' } });
+    expect(named.json<{ checks: { check: string; ok: boolean }[] }>().checks).toContainEqual(expect.objectContaining({ check: 'application name', ok: true }));
+    const url = await runCli(['--migrations', checks, 'verify', '--json'], { env: { DATABASE_URL: `${db.url}?application_name=other`, PGAPPNAME: 'nightly-deploy' } });
+    expect(url.code).toBe(1);
+    expect(url.json<{ checks: { check: string; ok: boolean }[] }>().checks).toContainEqual(expect.objectContaining({ check: 'application name', ok: false }));
+  }));
 
   it('application_name and options reach the server', () => withTestDatabase(async (db) => {
     const url = `${db.url}?application_name=deployer&options=${encodeURIComponent('-c work_mem=7MB')}`;
@@ -227,5 +259,57 @@ describe('Unix-domain sockets, as libpq names them', () => {
       expect(result.code).toBe(3);
       expect(errorOf(result, args.includes('--json'))).toMatch(new RegExp(`^error: cannot connect to postgres://\\w+:\\*\\*\\*@${encodeURIComponent(missing).replace(/%/g, '%')}:5499/db: no PostgreSQL socket at ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`));
     }
+  });
+});
+
+describe("libpq's password file (~/.pgpass, PGPASSFILE, the URL's passfile)", () => {
+  const { user, password, host, port } = parseDatabaseUrl(adminUrl());
+  const noPassword = `postgres://${encodeURIComponent(user)}@${host}:${port}/postgres`;
+  const escaped = (text: string) => text.replace(/[\\:]/g, '\\$&');
+
+  /** A password file holding `lines`, with `mode`. */
+  function passfile(lines: string[], mode = 0o600): string {
+    const file = path.join(tempDir('strata-pgpass-'), 'pgpass');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    fs.chmodSync(file, mode);
+    return file;
+  }
+
+  it('connects with the password of the first matching line, and never prints it', async () => {
+    const file = passfile([
+      '# comments and lines for other servers first',
+      `otherhost:${port}:*:${escaped(user)}:${SECRET}`,
+      `${host}:${port}:postgres:${escaped(user)}:${escaped(password ?? '')}`,
+      `*:*:*:*:${SECRET}`,
+    ]);
+    for (const args of [['status'], ['status', '--json'], ['up', '--dry-run']]) {
+      const result = await runCli(['--migrations', dir, ...args], { env: { DATABASE_URL: noPassword, PGPASSFILE: file } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout + result.stderr).not.toContain(SECRET);
+    }
+    // The URL's passfile names it too, and a libpq-only configuration (PGHOST …) reads it as well.
+    expect((await runCli(['--migrations', dir, 'status'], { env: { DATABASE_URL: `${noPassword}?passfile=${encodeURIComponent(file)}` } })).code).toBe(0);
+    expect((await runCli(['--migrations', dir, 'status'], { env: { PGHOST: host, PGPORT: String(port), PGUSER: user, PGDATABASE: 'postgres', PGPASSFILE: file } })).code).toBe(0);
+  });
+
+  it('a wrong password from the file: exit 3 naming the file, not the password; PGPASSWORD wins over the file', async () => {
+    const file = passfile([`*:*:*:*:${SECRET}`]);
+    for (const extra of [[], ['--json']]) {
+      const result = await runCli(['--migrations', dir, 'status', ...extra], { env: { DATABASE_URL: noPassword, PGPASSFILE: file } });
+      expect(result.code).toBe(3);
+      expect(errorOf(result, extra.length > 0)).toContain(`password authentication failed for user "${user}" (password from the file ${file})`);
+      expect(result.stdout + result.stderr).not.toContain(SECRET);
+    }
+    const env = await runCli(['--migrations', dir, 'status'], { env: { DATABASE_URL: noPassword, PGPASSFILE: file, PGPASSWORD: password ?? '' } });
+    expect(env.code).toBe(0);
+  });
+
+  it('a file the group or others may read is not used, with a warning (as libpq does); no password is then exit 3 saying so', async () => {
+    const file = passfile([`*:*:*:*:${escaped(password ?? '')}`], 0o644);
+    const result = await runCli(['--migrations', dir, 'status'], { env: { DATABASE_URL: noPassword, PGPASSFILE: file } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`warning: password file "${file}" has group or world access; permissions should be u=rw (0600) or less; not using it`);
+    expect(result.stderr).toContain(`password authentication failed for user "${user}": no password was given`);
+    expect(result.stderr).toContain(`hint: put it in the URL, in PGPASSWORD, or in the password file ${file} (as for psql)`);
   });
 });

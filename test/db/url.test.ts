@@ -56,7 +56,8 @@ describe('URLs', () => {
 
   it('query parameters as libpq reads them: the parts, sslmode, server settings, refused and ignored names', () => {
     expect(parseDatabaseUrl('postgres://a@h1:1/d1?host=h2&port=2&dbname=d2&user=b&password=p&sslmode=verify-ca&application_name=x&options=-c%20a%3Db&keepalives=1&connect_timeout=3'))
-      .toEqual({ user: 'b', password: 'p', host: 'h2', port: 2, database: 'd2', params: { sslmode: 'verify-ca', application_name: 'x', options: '-c a=b' }, ignored: ['keepalives', 'connect_timeout'] });
+      .toEqual({ user: 'b', password: 'p', host: 'h2', port: 2, database: 'd2', params: { sslmode: 'verify-ca', application_name: 'x', options: '-c a=b' }, ignored: ['keepalives'], connectTimeoutSeconds: 3 });
+    expect(parseDatabaseUrl('postgres://h/d?passfile=/etc/strata/pgpass').passfile).toBe('/etc/strata/pgpass');
     for (const mode of ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']) {
       expect(parseDatabaseUrl(`postgres://h/d?sslmode=${mode}`).params.sslmode).toBe(mode);
     }

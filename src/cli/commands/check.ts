@@ -6,13 +6,13 @@ import { checkMigrations } from '../../core/check.js';
 import { createThrowawayDatabase, startEphemeralServer, type Throwaway } from '../../db/throwaway.js';
 import { openDatabase } from '../../db/connect.js';
 import { moduleOptions } from '../options.js';
-import { givenServer, migrationsSource, warnIgnoredParams, type CommandContext } from '../session.js';
+import { givenServer, migrationsSource, warnAboutConnection, type CommandContext } from '../session.js';
 
 export async function run(ctx: CommandContext, target: string | undefined): Promise<number> {
   const { settings, out } = ctx;
   const given = givenServer(ctx); // none given: an ephemeral server of its own
   const source = await migrationsSource(ctx, given ?? { kind: 'embedded' });
-  if (given) warnIgnoredParams(ctx, given.parts);
+  if (given) warnAboutConnection(ctx, given.parts);
   const throwaway: Throwaway = given
     ? await createThrowawayDatabase(given.parts, settings.connectTimeout)
     : await startEphemeralServer(ctx.env, (line) => out.progress(line));
