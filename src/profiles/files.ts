@@ -58,9 +58,11 @@ export interface FolderScan<T> {
   ignored: string[];
 }
 
-/** Lists the user folders of `dir`; throws `UsageError` only when `dir` itself is unusable. */
-export async function listProfileFolders(dir: string): Promise<FolderListing> {
-  const root = await realDirectory(dir);
+/**
+ * Lists the user folders of `dir` (whose real path `profilesRoot` gave, if the caller checked it
+ * first); throws `UsageError` only when `dir` itself is unusable.
+ */
+export async function listProfileFolders(dir: string, root = profilesRoot(dir)): Promise<FolderListing> {
   const listing: FolderListing = { root, folders: [], errors: [] };
   const entries = fs.readdirSync(dir, { withFileTypes: true })
     .filter((entry) => !entry.name.startsWith('.'))
@@ -134,7 +136,11 @@ export async function readProfileFolders<T>(dir: string, read: ReadText<T>): Pro
   return { folders, errors: listing.errors, ignored: ignored.sort() };
 }
 
-async function realDirectory(dir: string): Promise<string> {
+/**
+ * The real path of the profiles directory, or a `UsageError` (exit 2) saying why it cannot be read.
+ * Synchronous, so that `import-profiles` can say so before it connects.
+ */
+export function profilesRoot(dir: string): string {
   try {
     // Synchronous: three calls that would each wait for a thread-pool turn.
     const real = fs.realpathSync.native(dir);

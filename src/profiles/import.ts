@@ -20,7 +20,7 @@ import {
   applyResolution, checkTimezone, rejectSameUser, sharedUserIds, toCandidate, toVerified, type Candidate,
 } from './candidates.js';
 import { hasFiles, type ParsedFolder } from './encode.js';
-import { listProfileFolders, type FolderListing } from './files.js';
+import { listProfileFolders, profilesRoot, type FolderListing } from './files.js';
 import { createMarkdownParser, type MarkdownParser } from './parse-pool.js';
 import { silentImportLog, type ImportIssue, type ImportLog } from './types.js';
 import { loadTimezones, resolveUsers, type TimezoneCheck, type UserResolution } from './users.js';
@@ -96,10 +96,12 @@ export class ProfileSource {
   /** Settles once every chunk has been handed to the parser and parsed (or reading stopped). */
   readonly done: Promise<void>;
 
+  /** Throws `UsageError` at once when DIR cannot be read: before anything connects or starts. */
   constructor(readonly dir: string) {
+    const root = profilesRoot(dir);
     // The worker starts loading the parser while DIR is listed (a small import closes it unused).
     const pool = createMarkdownParser({ inlineLimit: 0, prestart: true });
-    this.listing = listProfileFolders(dir);
+    this.listing = listProfileFolders(dir, root);
     this.done = this.listing.then((listing) => this.readAll(listing, pool), () => pool.close());
     // Whoever imports awaits `done`; a source that is only closed (the connection failed) must not
     // leave an unhandled rejection behind.

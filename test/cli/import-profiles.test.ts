@@ -110,3 +110,20 @@ describe('migrate import-profiles', () => {
     expect((await profileOf('tg_4'))!.preferences).toEqual({ units: 'metric' });
   });
 });
+
+describe('import-profiles DIR that cannot be read', () => {
+  it('is exit 2 before connecting: a missing DIR is never hidden behind a connection failure', async () => {
+    const cwd = tempDir('strata-import-');
+    const unreachable = { DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/db' };
+    const missing = await runCli(['import-profiles', 'no-such-dir'], { cwd, env: unreachable });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('error: cannot read the profiles directory no-such-dir: no such file or directory');
+    fs.writeFileSync(path.join(cwd, 'notes.md'), '# not a directory\n');
+    const file = await runCli(['import-profiles', 'notes.md', '--json'], { cwd, env: unreachable });
+    expect(file.code).toBe(2);
+    expect(file.json<{ error: { message: string } }>().error.message).toBe('notes.md is not a directory');
+    // Given a directory, the same command gets as far as connecting: exit 3.
+    const connect = await runCli(['import-profiles', '.'], { cwd, env: unreachable });
+    expect(connect.code).toBe(3);
+  });
+});

@@ -349,8 +349,9 @@ describe('writing', () => {
     expect(await importProfiles(asStrataSql(db.current.sql), source, options())).toMatchObject({ imported: 3, errors: [] });
     // A source that is never used is closed without waiting for anything.
     await readProfiles(FIXTURES).close();
-    // An unusable DIR is reported by the import, not when reading starts.
-    const missing = readProfiles(path.join(FIXTURES, 'no-such-dir'));
+    // An unusable DIR is reported when reading starts (the CLI: before it connects), and by an import given its path.
+    const missing = path.join(FIXTURES, 'no-such-dir');
+    expect(() => readProfiles(missing)).toThrow(/cannot read the profiles directory/);
     await expect(importProfiles(asStrataSql(db.current.sql), missing, options())).rejects.toThrow(/cannot read the profiles directory/);
   });
 

@@ -13,9 +13,10 @@ interface Flags { createUsers?: boolean; skipInvalid?: boolean; verify?: boolean
 export async function run(ctx: CommandContext, dir: string, flags: Flags): Promise<number> {
   const { settings, out } = ctx;
   const { importProfiles, readProfiles } = await import('../../profiles/import.js');
-  // Reading and parsing start now, on worker threads, while the connection is made (SPEC §10); an
-  // unusable DIR is reported by importProfiles, after connecting, as before. DIR as given: error
-  // paths then read the way the user typed them.
+  // Reading and parsing start now, on worker threads, while the connection is made (SPEC §10). An
+  // unusable DIR is exit 2 here, before connecting: a missing directory is the user's input, and
+  // must not hide behind (or wait for) a connection failure. DIR as given: error paths then read
+  // the way the user typed them.
   const source = readProfiles(dir);
   const result = await withDatabase(ctx, connectionTarget(ctx), (db) =>
     withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
