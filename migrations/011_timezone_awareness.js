@@ -45,6 +45,14 @@
  *   TYPE) and whose constraints a column converted to plain timestamptz would lose. Whether they hold
  *   UTC times, and what should replace the domain, is the schema owner's call. verify does not report
  *   them (its check is about timestamp columns).
+ * - Composite types holding timestamps (`CREATE TYPE t AS (at timestamp)`, or an attribute that is an
+ *   array, range or domain of timestamp, or another such type) are left as they are too, with a
+ *   warning naming each type, those attributes and the columns of the schema's tables that use it:
+ *   PostgreSQL refuses ALTER TYPE … ALTER ATTRIBUTE … TYPE for a type a column uses (even with
+ *   CASCADE), and the other ways (a new attribute filled by UPDATE, or a new type and a rewriting
+ *   ALTER COLUMN … TYPE … USING) rewrite rows or change the type's attribute order. Their attributes
+ *   are rows of pg_attribute too (attrelid: the type's pg_class row, relkind 'c'), but not columns
+ *   of a table: verify's check does not count them, as it does not count arrays or domains.
  * - Views and materialized views that depend on a converted column (and views on those views, in any
  *   schema) are saved — definition, WITH options, owner, grants (table and column level), comments,
  *   view column defaults, rules, INSTEAD OF triggers, a materialized view's access method, tablespace,
@@ -222,7 +230,8 @@ async function timestampColumns(ctx, type) {
 
 /**
  * Every `timestamp without time zone` column left in the schema's tables (partitions and inherited
- * columns included; extension members excluded): what verify reports.
+ * columns included; extension members excluded): what verify reports. Composite types' attributes
+ * (relkind 'c') are not tables' columns: 011 warns about them and leaves them (see the module comment).
  * @param {MigrationContext} ctx
  */
 async function remainingTimestampColumns(ctx) {
@@ -277,6 +286,61 @@ async function unconvertedTimestampColumns(ctx) {
     WHERE depth > 0 AND typ = 'pg_catalog.timestamp'::regtype
     GROUP BY table_name, column_name, attnum, type
     ORDER BY table_name, attnum`);
+}
+
+/**
+ * The composite types (`CREATE TYPE t AS (at timestamp)`) of the schema that hold timestamps — an
+ * attribute of type timestamp, or an array, range or domain of it, or another composite type that
+ * holds one — and those of other schemas that a column of the schema's tables uses; each with those
+ * attributes and the columns of the schema's tables whose type is, or holds, it. 011 leaves them as
+ * they are (see the module comment) and names them in up's output. Tables' own row types are not
+ * followed: their timestamp columns are the tables' columns, which 011 converts.
+ * @param {MigrationContext} ctx
+ * @returns {Promise<readonly { type_name: string, attributes: string, used_by: string[] }[]>}
+ */
+async function compositeTimestampTypes(ctx) {
+  return /** @type {any} */ (await ctx.sql`
+    WITH RECURSIVE parts(outer_type, inner_type) AS (
+      SELECT oid, typbasetype FROM pg_type WHERE typtype = 'd'
+      UNION ALL
+      SELECT oid, typelem FROM pg_type WHERE typcategory = 'A' AND typelem <> 0
+      UNION ALL
+      -- rngmultitypid (multiranges) exists from PostgreSQL 14 on.
+      SELECT t.oid, r.rngsubtype FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid OR t.oid = (to_jsonb(r) ->> 'rngmultitypid')::oid
+      UNION ALL
+      SELECT c.reltype, a.atttypid FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+      WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped
+    ), holding(type) AS (
+      SELECT 'pg_catalog.timestamp'::regtype::oid
+      UNION
+      SELECT p.outer_type FROM holding h JOIN parts p ON p.inner_type = h.type
+    ), composites AS (
+      SELECT t.oid, n.nspname::text AS schema, t.typname::text AS name,
+             string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) AS attributes
+      FROM pg_type t
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+      JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.atttypid IN (SELECT type FROM holding)
+        AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')
+      GROUP BY t.oid, n.nspname, t.typname
+    ), containing(composite, type) AS (
+      SELECT oid, oid FROM composites
+      UNION
+      SELECT h.composite, p.outer_type FROM containing h JOIN parts p ON p.inner_type = h.type
+    ), users AS (
+      SELECT DISTINCT h.composite, c.relname::text || '.' || a.attname AS used_by, c.relname, a.attnum
+      FROM containing h
+      JOIN pg_attribute a ON a.atttypid = h.type AND a.attnum > 0 AND NOT a.attisdropped AND a.attinhcount = 0
+      JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') AND c.relname <> ${RECORD_TABLE}
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = ${ctx.schema}
+      WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+    )
+    SELECT CASE WHEN t.schema = ${ctx.schema} THEN t.name ELSE t.schema || '.' || t.name END AS type_name, t.attributes,
+           coalesce((SELECT array_agg(u.used_by ORDER BY u.relname, u.attnum) FROM users u WHERE u.composite = t.oid), '{}') AS used_by
+    FROM composites t
+    WHERE t.schema = ${ctx.schema} OR EXISTS (SELECT 1 FROM users u WHERE u.composite = t.oid)
+    ORDER BY t.schema <> ${ctx.schema}, t.schema, t.name`);
 }
 
 /**
@@ -920,6 +984,15 @@ export async function up(ctx) {
   if (unconverted.length > 0) {
     ctx.log.warn(`not converted, left as they are: ${unconverted.map((r) => `${r.table_name}.${r.column_name} (${r.type})`).join(', ')}; ` +
       '011 converts timestamp columns only, not arrays, ranges or domains of timestamp: convert these yourself if they hold UTC times');
+  }
+  const composites = await compositeTimestampTypes(ctx);
+  if (composites.length > 0) {
+    // ALTER TYPE … ALTER ATTRIBUTE … TYPE is refused for a type a column uses (even with CASCADE).
+    const list = composites.map((t) => `${t.type_name} (${t.attributes}; used by ${t.used_by.length > 0 ? t.used_by.join(', ') : `no column in ${ctx.schema}`})`);
+    ctx.log.warn(`composite types not converted, left as they are: ${list.join(', ')}; ` +
+      '011 converts timestamp columns only, not composite types holding timestamps: convert these yourself if they hold UTC times ' +
+      '(ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz for a type no column uses; PostgreSQL refuses it for one a column uses: ' +
+      'ADD ATTRIBUTE a timestamptz one, fill it with UPDATE, DROP ATTRIBUTE the old one — or move the columns to a new type with ALTER TABLE … ALTER COLUMN … TYPE … USING, a rewrite)');
   }
   const count = tables.reduce((n, t) => n + t.columns.length, 0);
   ctx.log.info(tables.length === 0
