@@ -41,7 +41,7 @@ const WARNING = 'composite types not converted, left as they are: ' +
   'stamp (at timestamp without time zone, retries ts_after_2000[]; used by events.s, events.history), ' +
   'other.span (starts timestamp without time zone; used by events.span); ' +
   '011 converts timestamp columns only, not composite types holding timestamps: convert these yourself if they hold UTC times ' +
-  '(ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz for a type no column uses; PostgreSQL refuses it for one a column uses: ' +
+  '(ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz CASCADE for a type no column uses — CASCADE converts the tables of that type too; PostgreSQL refuses it for one a column uses: ' +
   'ADD ATTRIBUTE a timestamptz one, fill it with UPDATE, DROP ATTRIBUTE the old one — or move the columns to a new type with ALTER TABLE … ALTER COLUMN … TYPE … USING, a rewrite)';
 
 describe('011 leaves composite types holding timestamps as they are, and names them', () => {
@@ -102,7 +102,7 @@ describe('011 leaves composite types holding timestamps as they are, and names t
       await tx.unsafe(statement);
       throw new Error('converted');
     }).catch((error: Error) => error.message);
-    expect(await attempt('ALTER TYPE lone ALTER ATTRIBUTE at TYPE timestamptz(3)')).toBe('converted');
+    expect(await attempt('ALTER TYPE lone ALTER ATTRIBUTE at TYPE timestamptz(3) CASCADE')).toBe('converted');
     expect(await attempt('ALTER TYPE stamp ALTER ATTRIBUTE at TYPE timestamptz CASCADE')).toMatch(/cannot alter type "stamp" because column "events\.(s|history)" uses it/);
   });
 
