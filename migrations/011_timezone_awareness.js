@@ -45,6 +45,25 @@
  *   TYPE) and whose constraints a column converted to plain timestamptz would lose. Whether they hold
  *   UTC times, and what should replace the domain, is the schema owner's call. verify does not report
  *   them (its check is about timestamp columns).
+ * - Composite types holding timestamps (`CREATE TYPE t AS (at timestamp)`, or an attribute that is an
+ *   array, range or domain of timestamp, or another such type) are left as they are too, with a
+ *   warning naming each type, those attributes and the columns of the schema's tables that use it:
+ *   PostgreSQL refuses ALTER TYPE … ALTER ATTRIBUTE … TYPE for a type a column uses (even with
+ *   CASCADE), and the other ways (a new attribute filled by UPDATE, or a new type and a rewriting
+ *   ALTER COLUMN … TYPE … USING) rewrite rows or change the type's attribute order. Their attributes
+ *   are rows of pg_attribute too (attrelid: the type's pg_class row, relkind 'c'), but not columns
+ *   of a table: verify's check does not count them, as it does not count arrays or domains.
+ * - Tables whose ALTER COLUMN … TYPE PostgreSQL refuses are left as they are, with a warning naming
+ *   their timestamp columns, why, and what to do by hand (see refusedTables, warnRefused): a typed
+ *   table (`CREATE TABLE t OF type`: converted through its type, `ALTER TYPE … ALTER ATTRIBUTE … TYPE
+ *   timestamptz CASCADE`), and a table whose row type — or a partition's or child's — a column of a
+ *   table or materialized view uses, directly or inside an array, domain, range or composite type.
+ *   Without this the whole migration failed on them. They are not locked, sampled, recorded (down
+ *   leaves them) or declared by destroys(). Unlike arrays, domains and composite types they are
+ *   `timestamp without time zone` columns of tables, so verify's check reports them, as it does a
+ *   column inherited from a table of another schema that 011 cannot reach either: each with a
+ *   `reason` saying that 011 left it and why. Its check stays true to its name; converting them by
+ *   hand makes verify pass.
  * - Views and materialized views that depend on a converted column (and views on those views, in any
  *   schema) are saved — definition, WITH options, owner, grants (table and column level), comments,
  *   view column defaults, rules, INSTEAD OF triggers, a materialized view's access method, tablespace,
@@ -222,7 +241,8 @@ async function timestampColumns(ctx, type) {
 
 /**
  * Every `timestamp without time zone` column left in the schema's tables (partitions and inherited
- * columns included; extension members excluded): what verify reports.
+ * columns included; extension members excluded): what verify reports. Composite types' attributes
+ * (relkind 'c') are not tables' columns: 011 warns about them and leaves them (see the module comment).
  * @param {MigrationContext} ctx
  */
 async function remainingTimestampColumns(ctx) {
@@ -277,6 +297,187 @@ async function unconvertedTimestampColumns(ctx) {
     WHERE depth > 0 AND typ = 'pg_catalog.timestamp'::regtype
     GROUP BY table_name, column_name, attnum, type
     ORDER BY table_name, attnum`);
+}
+
+/**
+ * The composite types (`CREATE TYPE t AS (at timestamp)`) of the schema that hold timestamps — an
+ * attribute of type timestamp, or an array, range or domain of it, or another composite type that
+ * holds one — and those of other schemas that a column of the schema's tables uses; each with those
+ * attributes and the columns of the schema's tables whose type is, or holds, it. 011 leaves them as
+ * they are (see the module comment) and names them in up's output. Tables' own row types are not
+ * followed: their timestamp columns are the tables' columns, which 011 converts (or, where
+ * PostgreSQL refuses, names on their own: refusedTables).
+ * @param {MigrationContext} ctx
+ * @returns {Promise<readonly { type_name: string, attributes: string, used_by: string[] }[]>}
+ */
+async function compositeTimestampTypes(ctx) {
+  return /** @type {any} */ (await ctx.sql`
+    WITH RECURSIVE parts(outer_type, inner_type) AS (
+      SELECT oid, typbasetype FROM pg_type WHERE typtype = 'd'
+      UNION ALL
+      SELECT oid, typelem FROM pg_type WHERE typcategory = 'A' AND typelem <> 0
+      UNION ALL
+      -- rngmultitypid (multiranges) exists from PostgreSQL 14 on.
+      SELECT t.oid, r.rngsubtype FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid OR t.oid = (to_jsonb(r) ->> 'rngmultitypid')::oid
+      UNION ALL
+      SELECT c.reltype, a.atttypid FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+      WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped
+    ), holding(type) AS (
+      SELECT 'pg_catalog.timestamp'::regtype::oid
+      UNION
+      SELECT p.outer_type FROM holding h JOIN parts p ON p.inner_type = h.type
+    ), composites AS (
+      SELECT t.oid, n.nspname::text AS schema, t.typname::text AS name,
+             string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) AS attributes
+      FROM pg_type t
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+      JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.atttypid IN (SELECT type FROM holding)
+        AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')
+      GROUP BY t.oid, n.nspname, t.typname
+    ), containing(composite, type) AS (
+      SELECT oid, oid FROM composites
+      UNION
+      SELECT h.composite, p.outer_type FROM containing h JOIN parts p ON p.inner_type = h.type
+    ), users AS (
+      SELECT DISTINCT h.composite, c.relname::text || '.' || a.attname AS used_by, c.relname, a.attnum
+      FROM containing h
+      JOIN pg_attribute a ON a.atttypid = h.type AND a.attnum > 0 AND NOT a.attisdropped AND a.attinhcount = 0
+      JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') AND c.relname <> ${RECORD_TABLE}
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = ${ctx.schema}
+      WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+    )
+    SELECT CASE WHEN t.schema = ${ctx.schema} THEN t.name ELSE t.schema || '.' || t.name END AS type_name, t.attributes,
+           coalesce((SELECT array_agg(u.used_by ORDER BY u.relname, u.attnum) FROM users u WHERE u.composite = t.oid), '{}') AS used_by
+    FROM composites t
+    WHERE t.schema = ${ctx.schema} OR EXISTS (SELECT 1 FROM users u WHERE u.composite = t.oid)
+    ORDER BY t.schema <> ${ctx.schema}, t.schema, t.name`);
+}
+
+/**
+ * @typedef {object} RefusedTable
+ * @property {TablePlan} table
+ * @property {string | null} typeOf  a typed table's type (CREATE TABLE … OF type), else null
+ * @property {{ through: string | null, column: string }[]} usedBy  the columns that use its row type
+ *   (`through`: the partition or inheritance child whose row type it is, null for the table's own)
+ */
+
+/**
+ * The tables among `tables` whose ALTER COLUMN … TYPE PostgreSQL refuses, so that 011 leaves them as
+ * they are and names them in up's output (measured on PostgreSQL 17): a typed table ("cannot alter
+ * column type of typed table"), and a table whose row type, or the row type of a partition or child
+ * the ALTER recurses to, a column of a table, partitioned table or materialized view uses ("cannot
+ * alter table … because column … uses its row type") — directly, or inside an array, domain, range,
+ * or a composite type's, view's or foreign table's row type, at any depth. Like PostgreSQL
+ * (tablecmds.c find_composite_type_dependencies) this follows pg_depend and stops at the first such
+ * column on each path; a typed table's dependency on its type (objsubid 0) is no column.
+ * @param {MigrationContext} ctx
+ * @param {TablePlan[]} tables
+ * @returns {Promise<Map<number, RefusedTable>>} by table oid
+ */
+async function refusedTables(ctx, tables) {
+  /** @type {Map<number, RefusedTable>} */
+  const refused = new Map();
+  if (tables.length === 0) return refused;
+  const rows = await ctx.sql`
+    WITH RECURSIVE tree(root, relid) AS (
+      SELECT t.root, t.root FROM jsonb_to_recordset(${JSON.stringify(tables.map((t) => ({ root: t.oid })))}::text::jsonb) AS t(root oid)
+      UNION
+      SELECT tree.root, i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid
+    ), used(root, relid, type) AS (
+      SELECT tree.root, tree.relid, c.reltype FROM tree JOIN pg_class c ON c.oid = tree.relid
+      UNION
+      SELECT u.root, u.relid, next.type
+      FROM used u
+      JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = u.type
+      CROSS JOIN LATERAL (
+        -- a type built on it: an array, domain, range or multirange
+        SELECT d.objid AS type WHERE d.classid = 'pg_type'::regclass
+        UNION ALL
+        -- the row type of a composite type, view or foreign table with a column of it
+        SELECT r.reltype FROM pg_class r
+        WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND r.oid = d.objid
+          AND r.relkind NOT IN ('r', 'p', 'm') AND r.reltype <> 0
+      ) next
+    )
+    SELECT c.oid::int8 AS root, CASE WHEN tn.nspname = ${ctx.schema} THEN '' ELSE tn.nspname || '.' END || t.typname AS type_of,
+           NULL AS through, NULL AS used_by
+    FROM pg_class c JOIN pg_type t ON t.oid = c.reloftype JOIN pg_namespace tn ON tn.oid = t.typnamespace
+    WHERE c.oid IN (SELECT root FROM tree)
+    UNION ALL
+    SELECT DISTINCT u.root::int8, NULL,
+           CASE WHEN u.relid = u.root THEN NULL WHEN rn.nspname = ${ctx.schema} THEN rel.relname::text ELSE rn.nspname || '.' || rel.relname END,
+           CASE WHEN uc.relkind = 'm' THEN 'materialized view ' ELSE '' END ||
+           CASE WHEN un.nspname = ${ctx.schema} THEN '' ELSE un.nspname || '.' END || uc.relname || '.' || a.attname
+    FROM used u
+    JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = u.type AND d.classid = 'pg_class'::regclass AND d.objsubid > 0
+    JOIN pg_class uc ON uc.oid = d.objid AND uc.relkind IN ('r', 'p', 'm')
+    JOIN pg_namespace un ON un.oid = uc.relnamespace
+    JOIN pg_attribute a ON a.attrelid = uc.oid AND a.attnum = d.objsubid
+    JOIN pg_class rel ON rel.oid = u.relid
+    JOIN pg_namespace rn ON rn.oid = rel.relnamespace
+    ORDER BY 1, 3 NULLS FIRST, 4`;
+  for (const table of tables) {
+    const mine = rows.filter((r) => Number(r.root) === table.oid);
+    if (mine.length === 0) continue;
+    refused.set(table.oid, {
+      table,
+      typeOf: mine.find((r) => r.type_of !== null)?.type_of ?? null,
+      usedBy: mine.filter((r) => r.used_by !== null).map((r) => ({ through: r.through, column: r.used_by })),
+    });
+  }
+  return refused;
+}
+
+/**
+ * Why PostgreSQL refuses to convert a table's columns, for up's warnings and verify's rows.
+ * @param {RefusedTable} refused
+ */
+function refusalReason(refused) {
+  /** @type {Map<string | null, string[]>} */
+  const through = new Map();
+  for (const u of refused.usedBy) through.set(u.through, [...(through.get(u.through) ?? []), u.column]);
+  const uses = [...through].map(([rel, columns]) => `${rel === null ? (refused.typeOf ? 'its row type' : 'row type') : `row type of ${rel}`} used by ${columns.join(', ')}`);
+  return [...(refused.typeOf ? [`typed table of ${refused.typeOf}`] : []), ...uses].join('; ');
+}
+
+/**
+ * Splits the tables into those 011 converts and those PostgreSQL refuses to alter (refusedTables).
+ * @param {MigrationContext} ctx
+ * @param {TablePlan[]} found
+ */
+async function splitRefused(ctx, found) {
+  const refused = await refusedTables(ctx, found);
+  return { tables: found.filter((t) => !refused.has(t.oid)), refused: [...refused.values()] };
+}
+
+/**
+ * The columns PostgreSQL refuses to convert, their partitions' and children's included, each with
+ * why, keyed as `leftoverKey` keys the rows of remainingTimestampColumns (which up's and verify's
+ * leftover lists come from).
+ * @param {MigrationContext} ctx
+ * @param {RefusedTable[]} refused
+ * @returns {Promise<Map<string, string>>}
+ */
+async function refusedColumns(ctx, refused) {
+  /** @type {Map<string, string>} */
+  const columns = new Map();
+  if (refused.length === 0) return columns;
+  for (const row of await inheritanceTrees(ctx, refused.map((r) => r.table))) {
+    const entry = refused.find((r) => r.table.oid === Number(row.root));
+    // inheritanceTrees names a relation `schema.name` (format('%s.%s')).
+    if (entry) columns.set(`${row.relation}\0${row.column_name}`, refusalReason(entry));
+  }
+  return columns;
+}
+
+/**
+ * @param {MigrationContext} ctx
+ * @param {Record<string, any>} row  a row of remainingTimestampColumns
+ */
+function leftoverKey(ctx, row) {
+  return `${ctx.schema}.${row.table_name}\0${row.column_name}`;
 }
 
 /**
@@ -815,6 +1016,38 @@ function conversionList(table, type) {
 }
 
 /**
+ * Names the tables PostgreSQL refuses to alter (refusedTables), with what to do by hand (each way
+ * tried on PostgreSQL 17), in the zone 011 read the other columns in.
+ * @param {MigrationContext} ctx
+ * @param {RefusedTable[]} refused
+ * @param {Zone} zone
+ */
+function warnRefused(ctx, refused, zone) {
+  /** @param {RefusedTable} r */
+  const item = (r) => `${r.table.columns.map((c) => `${r.table.name}.${c.name}`).join(', ')} (${refusalReason(r)})`;
+  const setZone = `SET LOCAL timezone = ${quoteLiteral(zone.name)}`;
+  const typed = refused.filter((r) => r.typeOf !== null);
+  if (typed.length > 0) {
+    ctx.log.warn(`typed tables not converted, left as they are: ${typed.map(item).join(', ')}; ` +
+      'PostgreSQL refuses ALTER TABLE … ALTER COLUMN … TYPE for a table created with CREATE TABLE … OF a type: convert these yourself if they hold ' +
+      `${zone.name} times, through their type — with ${setZone} first (the values are read in the session's time zone), ` +
+      'ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz CASCADE converts the type and every table of it, partitions included ' +
+      '(catalog-only under UTC unless the precision is below 6, as for 011\'s own conversion); PostgreSQL refuses it while a column uses ' +
+      'the type or the row type of a table of it, and while a view uses the column (drop and recreate such views around it)');
+  }
+  const used = refused.filter((r) => r.typeOf === null);
+  if (used.length > 0) {
+    ctx.log.warn(`tables whose row type is in use not converted, left as they are: ${used.map(item).join(', ')}; ` +
+      'PostgreSQL refuses ALTER TABLE … ALTER COLUMN … TYPE for a table whose row type (or a partition\'s or child\'s) a column of a table ' +
+      'or materialized view uses, directly or inside an array, domain, range or composite type: convert these yourself if they hold ' +
+      `${zone.name} times — in one transaction with ${setZone}, move each using column to text (ALTER TABLE … ALTER COLUMN c TYPE text USING c::text; ` +
+      'when PostgreSQL refuses that because a column uses that table\'s row type in turn, move that one first), convert the columns with ' +
+      'ALTER TABLE … ALTER COLUMN … TYPE timestamptz, and move each back (ALTER TABLE … ALTER COLUMN c TYPE <its type> USING c::<its type>), ' +
+      'which rewrites those tables; drop a materialized view instead and create it again after');
+  }
+}
+
+/**
  * Converts the timestamp columns of the schema to timestamptz (see the module comment).
  * @param {MigrationContext} ctx
  */
@@ -827,7 +1060,9 @@ export async function up(ctx) {
   await sql.unsafe(`SET LOCAL timezone = ${quoteLiteral(zone.utc ? 'UTC' : zone.name)}`);
   await sql.unsafe(REBUILD_MEMORY_SQL);
 
-  const tables = groupByTable(await timestampColumns(ctx, 'timestamp'));
+  // Tables PostgreSQL refuses to alter are left out of everything below: not locked, sampled,
+  // altered or recorded (so down leaves them too); they are named at the end.
+  const { tables, refused } = await splitRefused(ctx, groupByTable(await timestampColumns(ctx, 'timestamp')));
   for (const table of tables) table.rewrite = rewritesOnUp(table, zone);
   const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
   const trees = await inheritanceTrees(ctx, tables);
@@ -912,7 +1147,9 @@ export async function up(ctx) {
     throw new Error(`the conversion changed sampled values; nothing was changed: ${[...differ, ...lost].slice(0, 5).map(show).join('; ')}`);
   }
 
-  const left = await remainingTimestampColumns(ctx);
+  const refusedLeft = await refusedColumns(ctx, refused);
+  warnRefused(ctx, refused, zone);
+  const left = (await remainingTimestampColumns(ctx)).filter((r) => !refusedLeft.has(leftoverKey(ctx, r)));
   if (left.length > 0) {
     ctx.log.warn(`left as timestamp (not convertible from this schema, e.g. inherited from a table elsewhere): ${left.map((r) => `${r.table_name}.${r.column_name}`).join(', ')}`);
   }
@@ -921,9 +1158,18 @@ export async function up(ctx) {
     ctx.log.warn(`not converted, left as they are: ${unconverted.map((r) => `${r.table_name}.${r.column_name} (${r.type})`).join(', ')}; ` +
       '011 converts timestamp columns only, not arrays, ranges or domains of timestamp: convert these yourself if they hold UTC times');
   }
+  const composites = await compositeTimestampTypes(ctx);
+  if (composites.length > 0) {
+    // ALTER TYPE … ALTER ATTRIBUTE … TYPE is refused for a type a column uses (even with CASCADE).
+    const list = composites.map((t) => `${t.type_name} (${t.attributes}; used by ${t.used_by.length > 0 ? t.used_by.join(', ') : `no column in ${ctx.schema}`})`);
+    ctx.log.warn(`composite types not converted, left as they are: ${list.join(', ')}; ` +
+      '011 converts timestamp columns only, not composite types holding timestamps: convert these yourself if they hold UTC times ' +
+      '(ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz CASCADE for a type no column uses — CASCADE converts the tables of that type too; PostgreSQL refuses it for one a column uses: ' +
+      'ADD ATTRIBUTE a timestamptz one, fill it with UPDATE, DROP ATTRIBUTE the old one — or move the columns to a new type with ALTER TABLE … ALTER COLUMN … TYPE … USING, a rewrite)');
+  }
   const count = tables.reduce((n, t) => n + t.columns.length, 0);
   ctx.log.info(tables.length === 0
-    ? `no timestamp without time zone columns in schema ${ctx.schema}`
+    ? `no timestamp without time zone columns ${refused.length > 0 ? 'that PostgreSQL lets 011 convert ' : ''}in schema ${ctx.schema}`
     : `converted ${count} column${count === 1 ? '' : 's'} in ${tables.length} table${tables.length === 1 ? '' : 's'} to timestamptz (${zone.name}); sampled ${compared.length} values, all the same instants`);
   await sql`SELECT set_config('TimeZone', ${session?.timezone ?? 'UTC'}, true)`;
 }
@@ -1013,7 +1259,18 @@ export async function down(ctx) {
  * @returns {Promise<ModuleCheckResult[]>}
  */
 export async function verify(ctx) {
-  const left = await remainingTimestampColumns(ctx);
+  /** @type {Record<string, unknown>[]} */
+  let left = [...await remainingTimestampColumns(ctx)];
+  if (left.length > 0) {
+    // Columns PostgreSQL refuses to convert are reported too (the check says what the schema is),
+    // each with why 011 left it.
+    const { refused } = await splitRefused(ctx, groupByTable(await timestampColumns(ctx, 'timestamp')));
+    const reasons = await refusedColumns(ctx, refused);
+    left = left.map((r) => {
+      const reason = reasons.get(leftoverKey(ctx, r));
+      return reason === undefined ? r : { ...r, reason: `left by 011: PostgreSQL refuses to alter it (${reason})` };
+    });
+  }
   const record = `${quoteIdent(ctx.schema)}.${quoteIdent(RECORD_TABLE)}`;
   const [exists] = await ctx.sql`SELECT to_regclass(${record}) IS NOT NULL AS ok`;
   /** @type {Record<string, unknown>[]} */
@@ -1026,7 +1283,7 @@ export async function verify(ctx) {
       .map((r) => ({ table: r.table_name, column: r.column_name, key: r.key, recorded: r.recorded, current: r.current }));
   }
   return [
-    { check: `no timestamp without time zone column remains in schema ${ctx.schema}`, violations: [...left] },
+    { check: `no timestamp without time zone column remains in schema ${ctx.schema}`, violations: left },
     { check: 'sampled values are the same instants as before the conversion (rows not updated since)', violations: differ },
   ];
 }
@@ -1055,6 +1312,7 @@ export async function destroys(ctx) {
     return tables.filter((t) => t.rewrite).map((t) => ({ schema: ctx.schema, table: t.name }));
   }
   const zone = await resolveZone(ctx);
-  const tables = groupByTable(await timestampColumns(ctx, 'timestamp'));
-  return tables.filter((t) => rewritesOnUp(t, zone)).map((t) => ({ schema: ctx.schema, table: t.name }));
+  // Tables PostgreSQL refuses to alter are not rewritten: up leaves them.
+  const { tables } = await splitRefused(ctx, groupByTable(await timestampColumns(ctx, 'timestamp')).filter((t) => rewritesOnUp(t, zone)));
+  return tables.map((t) => ({ schema: ctx.schema, table: t.name }));
 }
