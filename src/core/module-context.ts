@@ -41,30 +41,74 @@ function captureSite(above: (...args: never[]) => unknown): StatementSite {
   return site;
 }
 
+/** Marks a failure with the site of the statement it came from (once: the innermost site wins). */
+function markSite(reason: unknown, site: StatementSite): void {
+  if (reason !== null && typeof reason === 'object' && !Object.prototype.hasOwnProperty.call(reason, SITE)) {
+    Object.defineProperty(reason, SITE, { value: site, enumerable: false });
+  }
+}
+
 /**
  * Records the query's text and row count when (and only when) the migration awaits it, and marks
- * its failure with the site it was created at.
+ * its failure with the site it was created at. A query read through `.cursor(n)` as an async
+ * iterator (`for await (const rows of sql`…`.cursor(1000))`, how a module walks a big table in
+ * batches) is recorded when the iteration ends, with the rows it delivered.
  */
 function instrument<T>(query: T, text: string, sink: StatementReport[], site: StatementSite): T {
-  const q = query as unknown as Thenable;
+  const q = query as unknown as Thenable & { cursor?: (...args: unknown[]) => unknown };
   if (!q || typeof q.then !== 'function') return query;
   const original = q.then.bind(q);
   let recorded = false;
+  const record = (rowCount: number | null) => {
+    if (recorded) return;
+    recorded = true;
+    sink.push({ sql: text.trim(), rowCount });
+  };
   q.then = (onFulfilled, onRejected) => original((result) => {
-    if (!recorded) {
-      recorded = true;
-      const count = (result as { count?: number | null } | undefined)?.count;
-      sink.push({ sql: text.trim(), rowCount: typeof count === 'number' ? count : null });
-    }
+    const count = (result as { count?: number | null } | undefined)?.count;
+    record(typeof count === 'number' ? count : null);
     return onFulfilled ? onFulfilled(result) : result;
   }, (reason: unknown) => {
-    if (reason !== null && typeof reason === 'object' && !Object.prototype.hasOwnProperty.call(reason, SITE)) {
-      Object.defineProperty(reason, SITE, { value: site, enumerable: false });
-    }
+    markSite(reason, site);
     if (onRejected) return onRejected(reason);
     throw reason;
   });
+  const cursor = q.cursor;
+  if (typeof cursor === 'function') {
+    q.cursor = (...args: unknown[]) => {
+      const result = cursor.apply(q, args);
+      // With a callback, the query itself comes back, and awaiting it records it (above).
+      return result === q ? result : recordedCursor(result as AsyncIterable<unknown>, record, site);
+    };
+  }
   return query;
+}
+
+/** A cursor's async iterable that records its statement when iteration ends (done, or left by break / return / throw). */
+function recordedCursor(rows: AsyncIterable<unknown>, record: (rowCount: number) => void, site: StatementSite): AsyncIterable<unknown> {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = rows[Symbol.asyncIterator]();
+      let delivered = 0;
+      return {
+        async next() {
+          try {
+            const step = await inner.next();
+            if (step.done) record(delivered);
+            else delivered += Array.isArray(step.value) ? step.value.length : 1;
+            return step;
+          } catch (error) {
+            markSite(error, site);
+            throw error;
+          }
+        },
+        async return(value?: unknown) {
+          record(delivered);
+          return (await inner.return?.(value)) ?? { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 
 function templateText(strings: TemplateStringsArray): string {

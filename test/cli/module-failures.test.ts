@@ -44,6 +44,22 @@ describe('a failing statement of a module names its file and line', () => {
     expect(again.json<{ error: { message: string } }>().error.message).toBe('002_t.ts:7: relation "nope_tbl" does not exist (SQLSTATE 42P01)');
   }));
 
+  it('a query read through a cursor fails at its own line', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({
+      '001_cursor.js': [
+        'export async function up({ sql }) {',
+        '  await sql`CREATE TABLE cur_half (id int)`;',
+        '  for await (const rows of sql`SELECT * FROM nope_cursor`.cursor(10)) void rows;',
+        '}',
+        '',
+      ].join('\n'),
+    });
+    const result = await cliFor(db, dir)('up');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error: 001_cursor.js:3: relation "nope_cursor" does not exist (SQLSTATE 42P01)');
+    expect((await db.sql`SELECT to_regclass('cur_half') AS t`)[0]!.t).toBeNull();
+  }));
+
   it('sql.unsafe, a helper module in between, down(), and an error the module throws itself', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({
       'helpers.mjs': 'export async function insertInto(sql, table) {\n  await sql.unsafe(`INSERT INTO ${table} VALUES (1)`);\n}\n',

@@ -162,6 +162,43 @@ describe('step lines', () => {
     // A real run lists a module's statements whole, DDL included (no file shows them).
     expect(human.stdout).toContain('    CREATE TABLE m (id int)\n    CREATE INDEX m_id ON m (id)\n    INSERT INTO m VALUES (1), (2)  → 2 rows\n');
   }));
+
+  it('a module that reads a query through a cursor: reported when the iteration ends, with the rows it delivered', () => withTestDatabase(async (db) => {
+    const dir = writeMigrations({
+      '001_cursor.js': [
+        'export async function up({ sql }) {',
+        '  await sql`CREATE TABLE c (id int)`;',
+        '  await sql`INSERT INTO c SELECT generate_series(1, 5)`;',
+        '  let total = 0;',
+        '  for await (const rows of sql`SELECT id FROM c ORDER BY id`.cursor(2)) for (const row of rows) total += row.id;',
+        '  await sql`CREATE TABLE c_total (total int)`;',
+        '  await sql`INSERT INTO c_total VALUES (${total})`;',
+        '  for await (const rows of sql`SELECT id FROM c`.cursor(1)) if (rows.length > 0) break;',
+        '}',
+        'export async function down({ sql }) {',
+        '  await sql`DROP TABLE c, c_total`;',
+        '}',
+        '',
+      ].join('\n'),
+    });
+    const cli = cliFor(db, dir);
+    type Doc = { steps: { statements: { sql: string; rowCount: number | null }[] }[] };
+    const expected = [
+      { sql: 'CREATE TABLE c (id int)', rowCount: null },
+      { sql: 'INSERT INTO c SELECT generate_series(1, 5)', rowCount: 5 },
+      { sql: 'SELECT id FROM c ORDER BY id', rowCount: 5 },
+      { sql: 'CREATE TABLE c_total (total int)', rowCount: null },
+      { sql: 'INSERT INTO c_total VALUES ($1)', rowCount: 1 },
+      { sql: 'SELECT id FROM c', rowCount: 1 },
+    ];
+    const dry = await cli('up', '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json<Doc>().steps[0]!.statements).toEqual(expected);
+    const real = await cli('up', '--json');
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.json<Doc>().steps[0]!.statements).toEqual(expected);
+    expect((await db.sql<{ total: number }[]>`SELECT total FROM c_total`)[0]?.total).toBe(15);
+  }));
 });
 
 const SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
