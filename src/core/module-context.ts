@@ -49,16 +49,28 @@ function markSite(reason: unknown, site: StatementSite): void {
 }
 
 /**
- * Records the query's text and row count when (and only when) the migration awaits it, and marks
- * its failure with the site it was created at. A query read through `.cursor(n)` as an async
- * iterator (`for await (const rows of sql`…`.cursor(1000))`, how a module walks a big table in
- * batches) is recorded when the iteration ends, with the rows it delivered.
+ * Cursors of one migration that are open: while one is, the connection belongs to it. The driver
+ * queues any other query behind the cursor, and the cursor waits for the loop that waits for that
+ * query — a run that hangs forever in its transaction, holding its locks. So such a query is
+ * refused at once instead (`recordingSql`).
  */
-function instrument<T>(query: T, text: string, sink: StatementReport[], site: StatementSite): T {
+interface CursorState {
+  open: number;
+}
+
+/**
+ * Records the query's text and row count when (and only when) the migration awaits it, and marks
+ * its failure with the site it was created at. A query read through `.cursor(n)` (how a module
+ * walks a big table in batches: `for await (const rows of sql`…`.cursor(1000))`, or
+ * `.cursor(1000, fn)`) is recorded once it is read to the end (or left), with the rows it delivered:
+ * the driver's own count is the last batch's.
+ */
+function instrument<T>(query: T, text: string, sink: StatementReport[], site: StatementSite, cursors: CursorState): T {
   const q = query as unknown as Thenable & { cursor?: (...args: unknown[]) => unknown };
   if (!q || typeof q.then !== 'function') return query;
   const original = q.then.bind(q);
   let recorded = false;
+  let delivered: number | undefined; // rows a cursor delivered, when read through one
   const record = (rowCount: number | null) => {
     if (recorded) return;
     recorded = true;
@@ -66,7 +78,7 @@ function instrument<T>(query: T, text: string, sink: StatementReport[], site: St
   };
   q.then = (onFulfilled, onRejected) => original((result) => {
     const count = (result as { count?: number | null } | undefined)?.count;
-    record(typeof count === 'number' ? count : null);
+    record(delivered ?? (typeof count === 'number' ? count : null));
     return onFulfilled ? onFulfilled(result) : result;
   }, (reason: unknown) => {
     markSite(reason, site);
@@ -76,33 +88,58 @@ function instrument<T>(query: T, text: string, sink: StatementReport[], site: St
   const cursor = q.cursor;
   if (typeof cursor === 'function') {
     q.cursor = (...args: unknown[]) => {
-      const result = cursor.apply(q, args);
-      // With a callback, the query itself comes back, and awaiting it records it (above).
-      return result === q ? result : recordedCursor(result as AsyncIterable<unknown>, record, site);
+      const [rows, fn] = typeof args[0] === 'function' ? [1, args[0]] : args;
+      if (typeof fn === 'function') {
+        // The callback form: the query comes back, and awaiting it records it (above).
+        delivered = 0;
+        return cursor.call(q, rows, async (batch: unknown) => {
+          delivered = (delivered ?? 0) + (Array.isArray(batch) ? batch.length : 1);
+          cursors.open++;
+          try {
+            return await (fn as (batch: unknown) => unknown)(batch);
+          } finally {
+            cursors.open--;
+          }
+        });
+      }
+      return recordedCursor(cursor.apply(q, args) as AsyncIterable<unknown>, record, site, cursors);
     };
   }
   return query;
 }
 
 /** A cursor's async iterable that records its statement when iteration ends (done, or left by break / return / throw). */
-function recordedCursor(rows: AsyncIterable<unknown>, record: (rowCount: number) => void, site: StatementSite): AsyncIterable<unknown> {
+function recordedCursor(rows: AsyncIterable<unknown>, record: (rowCount: number) => void, site: StatementSite, cursors: CursorState): AsyncIterable<unknown> {
   return {
     [Symbol.asyncIterator]() {
       const inner = rows[Symbol.asyncIterator]();
       let delivered = 0;
+      let open = false;
+      const close = () => {
+        if (open) cursors.open--;
+        open = false;
+      };
       return {
         async next() {
+          if (!open) cursors.open++;
+          open = true;
           try {
             const step = await inner.next();
-            if (step.done) record(delivered);
-            else delivered += Array.isArray(step.value) ? step.value.length : 1;
+            if (step.done) {
+              close();
+              record(delivered);
+            } else {
+              delivered += Array.isArray(step.value) ? step.value.length : 1;
+            }
             return step;
           } catch (error) {
+            close();
             markSite(error, site);
             throw error;
           }
         },
         async return(value?: unknown) {
+          close();
           record(delivered);
           return (await inner.return?.(value)) ?? { done: true, value: undefined };
         },
@@ -117,6 +154,14 @@ function templateText(strings: TemplateStringsArray): string {
 
 /** Wraps the run's connection for a migration module; `inTransaction` forbids begin/reserve/end. */
 export function recordingSql(sql: Sql, sink: StatementReport[], inTransaction: boolean): Sql {
+  const cursors: CursorState = { open: 0 };
+  // A plain error, thrown where the module wrote the query: the step fails (exit 1) naming that line.
+  const notWhileCursorOpen = (): void => {
+    if (cursors.open === 0) return;
+    throw Object.assign(new Error('a query while a cursor is being read would wait for that cursor forever (a migration has one connection)'), {
+      hint: 'read the cursor to the end first (collect what to write, then write after the loop), or write set-based: UPDATE … FROM (SELECT …)',
+    });
+  };
   const forbidden = (name: string) => () => {
     throw new UsageError(`ctx.sql.${name}() is not allowed in a migration that strata runs in a transaction`, {
       hint: name === 'begin' ? 'use ctx.sql directly (it is already in the transaction), or export const transaction = false' : undefined,
@@ -124,13 +169,16 @@ export function recordingSql(sql: Sql, sink: StatementReport[], inTransaction: b
   };
   // Named, so that captureSite can leave strata's own frames out of the trace.
   function apply(target: Sql, thisArg: unknown, args: unknown[]): unknown {
-    const result = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
     const first = args[0] as TemplateStringsArray | undefined;
     // Only a tagged template is a query; sql(name), sql([...]) are fragments (identifiers, values).
-    return Array.isArray(first) && 'raw' in first ? instrument(result, templateText(first), sink, captureSite(apply)) : result;
+    const query = Array.isArray(first) && 'raw' in first;
+    if (query) notWhileCursorOpen();
+    const result = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
+    return query ? instrument(result, templateText(first), sink, captureSite(apply), cursors) : result;
   }
   function unsafe(text: string, ...rest: unknown[]): unknown {
-    return instrument((sql.unsafe as (...a: unknown[]) => unknown)(text, ...rest), text, sink, captureSite(unsafe));
+    notWhileCursorOpen();
+    return instrument((sql.unsafe as (...a: unknown[]) => unknown)(text, ...rest), text, sink, captureSite(unsafe), cursors);
   }
   return new Proxy(sql, {
     apply,

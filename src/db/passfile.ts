@@ -3,14 +3,16 @@
  * engineer keeps the passwords that never belong in a URL, a shell history or a CI log. Read the
  * way libpq reads it (fe-connect.c, passwordFromFile), so one file serves psql, pg_dump and strata:
  *
- * - consulted only when no password was given (URL, `PGPASSWORD`), and only when the server asks
- *   for one (`openDatabase` hands the driver a function);
+ * - consulted only when no password was given (URL, `PGPASSWORD`). Unlike libpq, it is read before
+ *   connecting rather than when the server asks (connect.ts withLibpqEnvironment), so that the
+ *   password is masked in all output from the start;
  * - lines `hostname:port:database:username:password`; `*` matches anything in the first four
  *   fields; `\` escapes the next character (`\:` and `\\`); lines starting with `#` are comments;
  *   the first matching line wins;
- * - a Unix-domain socket in a default socket directory is matched as `localhost` (libpq matches its
- *   own compiled-in directory; which one that is depends on the build, so strata takes the usual
- *   ones, and the directory itself also matches);
+ * - a Unix-domain socket in the default socket directory is matched as `localhost`, and only so
+ *   (libpq compares the host with its compiled-in directory: `/tmp` upstream, `/var/run/postgresql`
+ *   in Debian's and Red Hat's builds; strata takes those and `/run/postgresql`); any other socket
+ *   directory is matched as written;
  * - a file that is not a plain file, or that the group or others may read (mode beyond 0600), is
  *   ignored with a warning, as libpq does: a password file anyone can read is a leak to report.
  */
@@ -52,11 +54,11 @@ export function lookupPassfile(file: string, parts: Pick<ConnectionParts, 'host'
   } catch {
     return {};
   }
-  const host = parts.host.replace(/\/+$/, '') || 'localhost';
-  const hosts = isSocketHost(parts.host) && DEFAULT_SOCKET_DIRS.has(host) ? [host, 'localhost'] : [host];
-  const wanted = [hosts, [String(parts.port)], [parts.database], [parts.user]];
+  const host = parts.host === '' || (isSocketHost(parts.host) && DEFAULT_SOCKET_DIRS.has(parts.host)) ? 'localhost' : parts.host;
+  const wanted = [[host], [String(parts.port)], [parts.database], [parts.user]];
   for (const line of text.split('\n')) {
-    const entry = line.replace(/\r$/, '');
+    // libpq strips every trailing CR and LF.
+    const entry = line.replace(/\r+$/, '');
     if (entry === '' || entry.startsWith('#')) continue;
     const password = matchLine(entry, wanted);
     if (password !== undefined) return { password };

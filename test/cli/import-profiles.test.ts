@@ -126,4 +126,19 @@ describe('import-profiles DIR that cannot be read', () => {
     const connect = await runCli(['import-profiles', '.'], { cwd, env: unreachable });
     expect(connect.code).toBe(3);
   });
+
+  it('a failure after reading started and before connecting ends the run: the parse worker never keeps it alive', async () => {
+    // More than 85 folders: reading and parsing go to a worker thread before the connection is resolved.
+    const dir = tempDir('strata-import-many-');
+    for (let i = 0; i < 120; i++) {
+      fs.mkdirSync(path.join(dir, `tg_${i}`));
+      fs.writeFileSync(path.join(dir, `tg_${i}`, 'profile.md'), `# Profile\n\n- **Name:** User ${i}\n`);
+    }
+    const none = await runCli(['import-profiles', dir], { timeoutMs: 20_000 });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('no database given');
+    const badTimeout = await runCli(['import-profiles', dir], { env: { DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/db', PGCONNECT_TIMEOUT: 'soon' }, timeoutMs: 20_000 });
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('invalid PGCONNECT_TIMEOUT "soon"');
+  });
 });

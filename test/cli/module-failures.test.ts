@@ -60,6 +60,34 @@ describe('a failing statement of a module names its file and line', () => {
     expect((await db.sql`SELECT to_regclass('cur_half') AS t`)[0]!.t).toBeNull();
   }));
 
+  it('a query while a cursor is being read is refused at once, never a run that waits for itself forever', () => withTestDatabase(async (db) => {
+    const loop = (body: string) => writeMigrations({
+      '001_loop.js': [
+        'export async function up({ sql }) {',
+        '  await sql`CREATE TABLE looped (id int, done boolean DEFAULT false)`;',
+        '  await sql`INSERT INTO looped (id) SELECT generate_series(1, 30)`;',
+        body,
+        '}',
+        '',
+      ].join('\n'),
+    });
+    const iterator = loop('  for await (const rows of sql`SELECT id FROM looped`.cursor(10)) await sql`UPDATE looped SET done = true WHERE id IN ${sql(rows.map((r) => r.id))}`;');
+    const callback = loop('  await sql`SELECT id FROM looped`.cursor(10, (rows) => sql.unsafe(\'UPDATE looped SET done = true\'));');
+    for (const dir of [iterator, callback]) {
+      const result = await runCli(['--migrations', dir, 'up'], { env: { DATABASE_URL: db.url }, timeoutMs: 30_000 });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^error: 001_loop\.js:4: (up\(\) failed: )?a query while a cursor is being read would wait for that cursor forever \(a migration has one connection\)$/m);
+      expect(result.stderr).toContain('hint: read the cursor to the end first');
+      expect((await db.sql`SELECT to_regclass('looped') AS t`)[0]!.t).toBeNull();
+      expect(await historyRows(db.sql)).toEqual([]);
+    }
+    // Read to the end first, then written: fine.
+    const after = loop('  const ids = [];\n  for await (const rows of sql`SELECT id FROM looped`.cursor(10)) ids.push(...rows.map((r) => r.id));\n  await sql`UPDATE looped SET done = true WHERE id IN ${sql(ids)}`;');
+    const ok = await runCli(['--migrations', after, 'up'], { env: { DATABASE_URL: db.url }, timeoutMs: 30_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await db.sql`SELECT count(*)::int AS n FROM looped WHERE done`)[0]!.n).toBe(30);
+  }));
+
   it('sql.unsafe, a helper module in between, down(), and an error the module throws itself', () => withTestDatabase(async (db) => {
     const dir = writeMigrations({
       'helpers.mjs': 'export async function insertInto(sql, table) {\n  await sql.unsafe(`INSERT INTO ${table} VALUES (1)`);\n}\n',

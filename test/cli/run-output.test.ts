@@ -174,6 +174,9 @@ describe('step lines', () => {
         '  await sql`CREATE TABLE c_total (total int)`;',
         '  await sql`INSERT INTO c_total VALUES (${total})`;',
         '  for await (const rows of sql`SELECT id FROM c`.cursor(1)) if (rows.length > 0) break;',
+        '  let seen = 0;',
+        '  await sql`SELECT g FROM generate_series(1, 2500) AS g`.cursor(1000, (rows) => { seen += rows.length; });',
+        '  if (seen !== 2500) throw new Error(`saw ${seen} rows`);',
         '}',
         'export async function down({ sql }) {',
         '  await sql`DROP TABLE c, c_total`;',
@@ -190,6 +193,8 @@ describe('step lines', () => {
       { sql: 'CREATE TABLE c_total (total int)', rowCount: null },
       { sql: 'INSERT INTO c_total VALUES ($1)', rowCount: 1 },
       { sql: 'SELECT id FROM c', rowCount: 1 },
+      // The callback form: every row delivered, not the driver's count of the last batch (500).
+      { sql: 'SELECT g FROM generate_series(1, 2500) AS g', rowCount: 2500 },
     ];
     const dry = await cli('up', '--dry-run', '--json');
     expect(dry.code, dry.stderr).toBe(0);

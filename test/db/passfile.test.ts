@@ -38,6 +38,7 @@ describe('lookupPassfile', () => {
 
   it('backslash escapes : and \\ in every field; the password ends at an unescaped colon; CRLF files work', () => {
     const file = passfile('db.internal:5432:app:de\\:ploy:p\\:w\\\\d:ignored\r\n');
+    expect(lookupPassfile(passfile('*:*:*:*:pw\r\r\n'), target)).toEqual({ password: 'pw' });
     expect(lookupPassfile(file, { ...target, user: 'de:ploy' })).toEqual({ password: 'p:w\\d' });
     // An escaped * is a literal star, not a wildcard.
     expect(lookupPassfile(passfile('\\*:5432:app:deploy:star\n'), target)).toEqual({});
@@ -46,10 +47,10 @@ describe('lookupPassfile', () => {
     expect(lookupPassfile(passfile('*:*:*:*:\n'), target)).toEqual({ password: '' });
   });
 
-  it('a socket in a default socket directory is localhost; any other socket is matched by its directory', () => {
-    const file = passfile('localhost:5432:app:deploy:local\n/srv/pg:5432:app:deploy:srv\n');
+  it('a socket in the default socket directory is localhost, and only that (as libpq); any other socket is matched as written', () => {
+    const file = passfile('/tmp:5432:app:deploy:by-dir\nlocalhost:5432:app:deploy:local\n/srv/pg:5432:app:deploy:srv\n');
     expect(lookupPassfile(file, { ...target, host: '/var/run/postgresql' })).toEqual({ password: 'local' });
-    expect(lookupPassfile(file, { ...target, host: '/tmp/' })).toEqual({ password: 'local' });
+    expect(lookupPassfile(file, { ...target, host: '/tmp' })).toEqual({ password: 'local' });
     expect(lookupPassfile(file, { ...target, host: '/srv/pg' })).toEqual({ password: 'srv' });
     expect(lookupPassfile(file, { ...target, host: '/srv/other' })).toEqual({});
   });

@@ -27,7 +27,7 @@ export async function run(ctx: CommandContext, tables: string[], options: { out?
     lockTimeoutMs: settings.lockTimeout,
     // Extra connections export the same snapshot and COPY in parallel, as pg_dump -j does.
     // Probed (not lazy): postgres 3.4.9's reserve() hangs on a pool that never connected without fetch_types.
-    connect: async () => (await openDatabase(db.parts, { applicationName: 'strata backup' })).sql,
+    connect: async () => (await openDatabase(db.parts, { connectTimeoutSeconds: settings.connectTimeout, applicationName: 'strata backup' })).sql,
     onTable: (t: { table: string; rows: number; bytes: number }) => progress.update(`backed up ${t.table}: ${groupDigits(t.rows)} rows, ${(t.bytes / 1e6).toFixed(1)} MB`),
     onWarning: (message: string) => out.warn(message),
   })).finally(() => progress.stop());

@@ -28,6 +28,7 @@ async function freshDemoDatabase(ctx: CommandContext): Promise<Database> {
     await admin.close();
   }
   return openDatabase({ ...admin.parts, database: DEMO_DATABASE }, {
+    connectTimeoutSeconds: ctx.settings.connectTimeout,
     applicationName: 'strata demo',
     onNotice: (message) => ctx.out.debug(message),
   });

@@ -18,7 +18,9 @@ export async function run(ctx: CommandContext, dir: string, flags: Flags): Promi
   // must not hide behind (or wait for) a connection failure. DIR as given: error paths then read
   // the way the user typed them.
   const source = readProfiles(dir);
-  const result = await withDatabase(ctx, connectionTarget(ctx), (db) =>
+  // Closed however this ends: its worker thread would otherwise keep the process alive after an
+  // error that comes before the connection (no database given, a bad PGCONNECT_TIMEOUT).
+  const result = await Promise.resolve().then(() => withDatabase(ctx, connectionTarget(ctx), (db) =>
     withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
       importProfiles(db.sql, source, {
         dryRun: settings.dryRun,
@@ -28,7 +30,7 @@ export async function run(ctx: CommandContext, dir: string, flags: Flags): Promi
         schema: settings.schema,
         lockTimeoutMs: settings.ddlLockTimeout,
         statementTimeoutMs: settings.statementTimeout ?? (settings.dryRun ? DRY_RUN_STATEMENT_TIMEOUT_MS : undefined),
-      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) })))
+      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) }))))
     .finally(() => source.close());
   const errors = result.errors;
   const failed = errors.length > 0 || (result.differences?.length ?? 0) > 0;
