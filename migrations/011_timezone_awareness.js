@@ -64,6 +64,10 @@
  *   column inherited from a table of another schema that 011 cannot reach either: each with a
  *   `reason` saying that 011 left it and why. Its check stays true to its name; converting them by
  *   hand makes verify pass.
+ * - A table whose ALTER PostgreSQL refuses only when it runs — an expression index or constraint
+ *   that is immutable on timestamp but not on timestamptz, `((created_at::date))` — is left the same
+ *   way: each table's ALTER runs under a savepoint (alterOrRefusal), and a refusal of the table's own
+ *   (SQLSTATE classes 0A, 22, 23, 42) rolls that table back and names it at the end (warnFailed).
  * - Views and materialized views that depend on a converted column (and views on those views, in any
  *   schema) are saved — definition, WITH options, owner, grants (table and column level), comments,
  *   view column defaults, rules, INSTEAD OF triggers, a materialized view's access method, tablespace,
@@ -367,11 +371,14 @@ async function compositeTimestampTypes(ctx) {
  * The tables among `tables` whose ALTER COLUMN … TYPE PostgreSQL refuses, so that 011 leaves them as
  * they are and names them in up's output (measured on PostgreSQL 17): a typed table ("cannot alter
  * column type of typed table"), and a table whose row type, or the row type of a partition or child
- * the ALTER recurses to, a column of a table, partitioned table or materialized view uses ("cannot
- * alter table … because column … uses its row type") — directly, or inside an array, domain, range,
- * or a composite type's, view's or foreign table's row type, at any depth. Like PostgreSQL
- * (tablecmds.c find_composite_type_dependencies) this follows pg_depend and stops at the first such
- * column on each path; a typed table's dependency on its type (objsubid 0) is no column.
+ * the ALTER recurses to, a column of a table, partitioned table, materialized view or index uses
+ * ("cannot alter table … because column … uses its row type") — directly, or inside an array,
+ * domain, range, or a composite type's, view's or foreign table's row type, at any depth. Like
+ * PostgreSQL (tablecmds.c find_composite_type_dependencies) this follows pg_depend and stops at the
+ * first such column on each path; a dependency on a whole relation (objsubid 0: an expression
+ * index, PostgreSQL 15+ checks its columns) counts when the relation has a column of the type, so
+ * a typed table's dependency on its type is no column. (PostgreSQL 12–14 do not check those, and
+ * neither does this there.)
  * @param {MigrationContext} ctx
  * @param {TablePlan[]} tables
  * @returns {Promise<Map<number, RefusedTable>>} by table oid
@@ -397,8 +404,9 @@ async function refusedTables(ctx, tables) {
         UNION ALL
         -- the row type of a composite type, view or foreign table with a column of it
         SELECT r.reltype FROM pg_class r
-        WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND r.oid = d.objid
-          AND r.relkind NOT IN ('r', 'p', 'm') AND r.reltype <> 0
+        WHERE d.classid = 'pg_class'::regclass AND r.oid = d.objid
+          AND r.relkind NOT IN ('r', 'p', 'm', 'i', 'I') AND r.reltype <> 0
+          AND (d.objsubid > 0 OR EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = r.oid AND x.attnum > 0 AND NOT x.attisdropped AND x.atttypid = u.type))
       ) next
     )
     SELECT c.oid::int8 AS root, CASE WHEN tn.nspname = ${ctx.schema} THEN '' ELSE tn.nspname || '.' END || t.typname AS type_of,
@@ -408,13 +416,18 @@ async function refusedTables(ctx, tables) {
     UNION ALL
     SELECT DISTINCT u.root::int8, NULL,
            CASE WHEN u.relid = u.root THEN NULL WHEN rn.nspname = ${ctx.schema} THEN rel.relname::text ELSE rn.nspname || '.' || rel.relname END,
-           CASE WHEN uc.relkind = 'm' THEN 'materialized view ' ELSE '' END ||
+           CASE uc.relkind WHEN 'm' THEN 'materialized view ' WHEN 'i' THEN 'index ' WHEN 'I' THEN 'index ' ELSE '' END ||
            CASE WHEN un.nspname = ${ctx.schema} THEN '' ELSE un.nspname || '.' END || uc.relname || '.' || a.attname
     FROM used u
-    JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = u.type AND d.classid = 'pg_class'::regclass AND d.objsubid > 0
-    JOIN pg_class uc ON uc.oid = d.objid AND uc.relkind IN ('r', 'p', 'm')
+    JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = u.type AND d.classid = 'pg_class'::regclass
+    JOIN pg_class uc ON uc.oid = d.objid AND uc.relkind IN ('r', 'p', 'm', 'i', 'I')
     JOIN pg_namespace un ON un.oid = uc.relnamespace
-    JOIN pg_attribute a ON a.attrelid = uc.oid AND a.attnum = d.objsubid
+    -- A whole-relation dependency (objsubid 0: an expression index) names no column: like PostgreSQL
+    -- 15+, look for a column of the type (none: the type only passes through an expression, no
+    -- refusal); PostgreSQL 12–14 do not look.
+    JOIN pg_attribute a ON a.attrelid = uc.oid AND a.attnum > 0 AND NOT a.attisdropped
+      AND CASE WHEN d.objsubid > 0 THEN a.attnum = d.objsubid
+               ELSE a.atttypid = u.type AND current_setting('server_version_num')::int >= 150000 END
     JOIN pg_class rel ON rel.oid = u.relid
     JOIN pg_namespace rn ON rn.oid = rel.relnamespace
     ORDER BY 1, 3 NULLS FIRST, 4`;
@@ -1015,6 +1028,57 @@ function conversionList(table, type) {
   return table.columns.map((c) => `${c.name} → ${columnType(type, c.typmod)}`).join(', ');
 }
 
+// The savepoint each table's ALTER runs under (alterOrRefusal).
+const ALTER_SAVEPOINT = 'strata_011_alter';
+
+// SQLSTATE classes of an ALTER that PostgreSQL refuses for the table's own sake (an index or
+// constraint expression that would no longer be immutable, an unsupported dependent, a value or
+// constraint the new type breaks): that table is left, the others converted. Anything else — a lock
+// timeout (retried by strata), a cancel, a lost connection, no memory — fails the step as before.
+const REFUSAL_CLASSES = ['0A', '22', '23', '42'];
+
+/**
+ * Runs one table's ALTER under a savepoint. If PostgreSQL refuses it (REFUSAL_CLASSES), rolls back to
+ * the savepoint and returns why; the transaction goes on. Caught in the field: an expression index
+ * such as `((created_at::date))` — immutable on timestamp, not on timestamptz, whose cast to date
+ * depends on the time zone — makes the ALTER fail with "functions in index expression must be marked
+ * IMMUTABLE", which used to fail the whole migration.
+ * @param {MigrationContext} ctx
+ * @param {string} statement
+ * @returns {Promise<string | undefined>}
+ */
+async function alterOrRefusal(ctx, statement) {
+  await ctx.sql.unsafe(`SAVEPOINT ${ALTER_SAVEPOINT}`);
+  try {
+    await ctx.sql.unsafe(statement);
+  } catch (error) {
+    const code = String(/** @type {{ code?: unknown }} */ (error)?.code ?? '');
+    if (!REFUSAL_CLASSES.some((c) => code.startsWith(c))) throw error;
+    await ctx.sql.unsafe(`ROLLBACK TO SAVEPOINT ${ALTER_SAVEPOINT}`);
+    await ctx.sql.unsafe(`RELEASE SAVEPOINT ${ALTER_SAVEPOINT}`);
+    return `${/** @type {Error} */ (error).message} (SQLSTATE ${code})`;
+  }
+  await ctx.sql.unsafe(`RELEASE SAVEPOINT ${ALTER_SAVEPOINT}`);
+  return undefined;
+}
+
+/**
+ * Names the tables whose ALTER PostgreSQL refused when it ran (alterOrRefusal), with its reason and,
+ * for the expression case, what to do by hand.
+ * @param {MigrationContext} ctx
+ * @param {Map<TablePlan, string>} failed
+ */
+function warnFailed(ctx, failed) {
+  if (failed.size === 0) return;
+  const list = [...failed].map(([t, why]) => `${t.columns.map((c) => `${t.name}.${c.name}`).join(', ')} (${why})`);
+  const immutable = [...failed.values()].some((why) => why.includes('42P17'));
+  ctx.log.warn(`tables PostgreSQL refused to convert, left as they are: ${list.join(', ')}` + (immutable
+    ? '; an index (or constraint) expression on such a column is immutable on timestamp but not on timestamptz — a cast to date or text, ' +
+      'date_trunc, extract — because it depends on the session\'s time zone: drop it, convert the column yourself, and create it again with the ' +
+      "zone written out, e.g. ((created_at AT TIME ZONE 'UTC')::date)"
+    : '; convert these yourself once what PostgreSQL names is out of the way'));
+}
+
 /**
  * Names the tables PostgreSQL refuses to alter (refusedTables), with what to do by hand (each way
  * tried on PostgreSQL 17), in the zone 011 read the other columns in.
@@ -1023,6 +1087,7 @@ function conversionList(table, type) {
  * @param {Zone} zone
  */
 function warnRefused(ctx, refused, zone) {
+  // (see also warnFailed: the tables whose ALTER PostgreSQL refused when it ran)
   /** @param {RefusedTable} r */
   const item = (r) => `${r.table.columns.map((c) => `${r.table.name}.${c.name}`).join(', ')} (${refusalReason(r)})`;
   const setZone = `SET LOCAL timezone = ${quoteLiteral(zone.name)}`;
@@ -1080,12 +1145,15 @@ export async function up(ctx) {
   await planDefaults(ctx, tables, zone);
   const samples = await takeSamples(ctx, tables, zone);
   await dropDependents(ctx, deps);
+  /** @type {Map<TablePlan, string>} */
+  const failed = new Map();
 
   for (const table of tables) {
     const columns = table.columns.map((c) => ({ name: c.name, typmod: c.typmod, setDefault: c.newDefault }));
     const list = conversionList(table, 'timestamptz');
     const partitions = trees.filter((t) => Number(t.root) === table.oid && Number(t.relid) !== table.oid && t.relkind === 'r');
     const through = partitions.length > 0 ? ` (and its ${new Set(partitions.map((p) => p.relid)).size} partitions/children, through it)` : '';
+    // Said before the ALTER, which may take long (a rewrite); a table PostgreSQL refuses is named at the end.
     if (!table.rewrite) {
       ctx.log.info(`${table.name}: ${list} read as UTC${through}; catalog-only, the table is not rewritten (indexes on these columns are rebuilt)`);
     } else {
@@ -1097,9 +1165,12 @@ export async function up(ctx) {
       say(`${table.name}.${c.name}: default ${c.defaultExpr} yields timestamp; it becomes ${c.newDefault}` +
         (zone.utc ? '' : ` (check that it produced ${zone.name} wall-clock times)`));
     }
-    await sql.unsafe(alterTableStatement(ctx.schema, table.name, columns, 'timestamptz', zone.utc ? null : zone.name));
+    const refusal = await alterOrRefusal(ctx, alterTableStatement(ctx.schema, table.name, columns, 'timestamptz', zone.utc ? null : zone.name));
+    if (refusal !== undefined) failed.set(table, refusal);
   }
   await restoreDependents(ctx, deps, session?.current_user);
+  // Tables whose ALTER PostgreSQL refused are left as they were, like the refused ones above.
+  const converted = tables.filter((t) => !failed.has(t));
 
   await sql.unsafe(`
     CREATE TABLE ${record} (
@@ -1117,7 +1188,7 @@ export async function up(ctx) {
     'and sampled instants its verify compares; dropped by its down')}`);
   /** @type {{ table_name: string, column_name: string, assumed_zone: string, rewritten: boolean, original_default: string | null, sample: unknown[] }[]} */
   const rows = [];
-  for (const table of tables) {
+  for (const table of converted) {
     const sample = samples.get(table.name) ?? [];
     if (table.rewrite) await refreshXmins(ctx, table, sample);
     for (const column of table.columns) {
@@ -1149,7 +1220,10 @@ export async function up(ctx) {
 
   const refusedLeft = await refusedColumns(ctx, refused);
   warnRefused(ctx, refused, zone);
-  const left = (await remainingTimestampColumns(ctx)).filter((r) => !refusedLeft.has(leftoverKey(ctx, r)));
+  warnFailed(ctx, failed);
+  const failedOids = new Set([...failed.keys()].map((t) => t.oid));
+  const failedLeft = new Set(trees.filter((row) => failedOids.has(Number(row.root))).map((row) => `${row.relation}\0${row.column_name}`));
+  const left = (await remainingTimestampColumns(ctx)).filter((r) => !refusedLeft.has(leftoverKey(ctx, r)) && !failedLeft.has(leftoverKey(ctx, r)));
   if (left.length > 0) {
     ctx.log.warn(`left as timestamp (not convertible from this schema, e.g. inherited from a table elsewhere): ${left.map((r) => `${r.table_name}.${r.column_name}`).join(', ')}`);
   }
@@ -1167,10 +1241,10 @@ export async function up(ctx) {
       '(ALTER TYPE … ALTER ATTRIBUTE … TYPE timestamptz CASCADE for a type no column uses — CASCADE converts the tables of that type too; PostgreSQL refuses it for one a column uses: ' +
       'ADD ATTRIBUTE a timestamptz one, fill it with UPDATE, DROP ATTRIBUTE the old one — or move the columns to a new type with ALTER TABLE … ALTER COLUMN … TYPE … USING, a rewrite)');
   }
-  const count = tables.reduce((n, t) => n + t.columns.length, 0);
-  ctx.log.info(tables.length === 0
-    ? `no timestamp without time zone columns ${refused.length > 0 ? 'that PostgreSQL lets 011 convert ' : ''}in schema ${ctx.schema}`
-    : `converted ${count} column${count === 1 ? '' : 's'} in ${tables.length} table${tables.length === 1 ? '' : 's'} to timestamptz (${zone.name}); sampled ${compared.length} values, all the same instants`);
+  const count = converted.reduce((n, t) => n + t.columns.length, 0);
+  ctx.log.info(converted.length === 0
+    ? `no timestamp without time zone columns ${refused.length + failed.size > 0 ? 'that PostgreSQL lets 011 convert ' : ''}in schema ${ctx.schema}`
+    : `converted ${count} column${count === 1 ? '' : 's'} in ${converted.length} table${converted.length === 1 ? '' : 's'} to timestamptz (${zone.name}); sampled ${compared.length} values, all the same instants`);
   await sql`SELECT set_config('TimeZone', ${session?.timezone ?? 'UTC'}, true)`;
 }
 
