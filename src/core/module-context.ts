@@ -93,7 +93,7 @@ function instrument<T>(query: T, text: string, sink: StatementReport[], site: St
         // The callback form: the query comes back, and awaiting it records it (above).
         delivered = 0;
         return cursor.call(q, rows, async (batch: unknown) => {
-          delivered = (delivered ?? 0) + (Array.isArray(batch) ? batch.length : 1);
+          delivered = (delivered ?? 0) + rowsIn(batch);
           cursors.open++;
           try {
             return await (fn as (batch: unknown) => unknown)(batch);
@@ -106,6 +106,11 @@ function instrument<T>(query: T, text: string, sink: StatementReport[], site: St
     };
   }
   return query;
+}
+
+/** The rows of one batch a cursor delivered (an array of rows; one row read alone). */
+function rowsIn(batch: unknown): number {
+  return Array.isArray(batch) ? batch.length : 1;
 }
 
 /** A cursor's async iterable that records its statement when iteration ends (done, or left by break / return / throw). */
@@ -129,7 +134,7 @@ function recordedCursor(rows: AsyncIterable<unknown>, record: (rowCount: number)
               close();
               record(delivered);
             } else {
-              delivered += Array.isArray(step.value) ? step.value.length : 1;
+              delivered += rowsIn(step.value);
             }
             return step;
           } catch (error) {

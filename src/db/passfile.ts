@@ -55,7 +55,7 @@ export function lookupPassfile(file: string, parts: Pick<ConnectionParts, 'host'
     return {};
   }
   const host = parts.host === '' || (isSocketHost(parts.host) && DEFAULT_SOCKET_DIRS.has(parts.host)) ? 'localhost' : parts.host;
-  const wanted = [[host], [String(parts.port)], [parts.database], [parts.user]];
+  const wanted = [host, String(parts.port), parts.database, parts.user];
   for (const line of text.split('\n')) {
     // libpq strips every trailing CR and LF.
     const entry = line.replace(/\r+$/, '');
@@ -67,16 +67,16 @@ export function lookupPassfile(file: string, parts: Pick<ConnectionParts, 'host'
 }
 
 /**
- * The password of `line` if its first four fields match (each field against any of its wanted
- * values, `*` against anything), else undefined. Like libpq, the password is what follows the
- * fourth field up to an unescaped `:` or the end, with escapes removed.
+ * The password of `line` if its first four fields match `wanted` (`*` matches anything), else
+ * undefined. Like libpq, the password is what follows the fourth field up to an unescaped `:` or
+ * the end, with escapes removed.
  */
-function matchLine(line: string, wanted: readonly (readonly string[])[]): string | undefined {
+function matchLine(line: string, wanted: readonly string[]): string | undefined {
   let at = 0;
-  for (const values of wanted) {
+  for (const value of wanted) {
     const field = readField(line, at);
     if (field === undefined) return undefined;
-    if (!(field.raw === '*' || values.includes(field.value))) return undefined;
+    if (!(field.raw === '*' || field.value === value)) return undefined;
     at = field.next;
   }
   return readField(line, at, true)?.value;

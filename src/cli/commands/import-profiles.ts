@@ -20,18 +20,22 @@ export async function run(ctx: CommandContext, dir: string, flags: Flags): Promi
   const source = readProfiles(dir);
   // Closed however this ends: its worker thread would otherwise keep the process alive after an
   // error that comes before the connection (no database given, a bad PGCONNECT_TIMEOUT).
-  const result = await Promise.resolve().then(() => withDatabase(ctx, connectionTarget(ctx), (db) =>
-    withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
-      importProfiles(db.sql, source, {
-        dryRun: settings.dryRun,
-        verify: flags.verify === true,
-        createUsers: flags.createUsers === true,
-        skipInvalid: flags.skipInvalid === true,
-        schema: settings.schema,
-        lockTimeoutMs: settings.ddlLockTimeout,
-        statementTimeoutMs: settings.statementTimeout ?? (settings.dryRun ? DRY_RUN_STATEMENT_TIMEOUT_MS : undefined),
-      }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) }))))
-    .finally(() => source.close());
+  let result: Awaited<ReturnType<typeof importProfiles>>;
+  try {
+    result = await withDatabase(ctx, connectionTarget(ctx), (db) =>
+      withRunLock(db.sql, { schema: settings.schema, table: settings.historyTable }, settings.lockTimeout, () =>
+        importProfiles(db.sql, source, {
+          dryRun: settings.dryRun,
+          verify: flags.verify === true,
+          createUsers: flags.createUsers === true,
+          skipInvalid: flags.skipInvalid === true,
+          schema: settings.schema,
+          lockTimeoutMs: settings.ddlLockTimeout,
+          statementTimeoutMs: settings.statementTimeout ?? (settings.dryRun ? DRY_RUN_STATEMENT_TIMEOUT_MS : undefined),
+        }, { info: (m) => out.progress(m), warn: (m) => out.warn(m) })));
+  } finally {
+    await source.close();
+  }
   const errors = result.errors;
   const failed = errors.length > 0 || (result.differences?.length ?? 0) > 0;
   if (out.json) {
