@@ -9,9 +9,12 @@
  *   any depth; a `DELETE` without WHERE deletes (ON DELETE CASCADE) or rewrites (SET NULL, SET
  *   DEFAULT) the referencing rows, at any depth.
  * - Dependencies: `DROP … CASCADE` of a table, schema, type, domain, function, extension,
- *   collation, access method, and `DROP OWNED BY`, drops whatever depends on it — whole tables,
- *   or columns of tables elsewhere (a column of a dropped type, a stored generated column whose
- *   function is dropped, a field of a composite type a column uses) — following pg_depend as
+ *   collation, access method, view, materialized view, foreign table, operator, operator class or
+ *   family, language, transform, text search object, foreign-data wrapper or server, and `DROP
+ *   OWNED BY`, drops whatever depends on it — whole tables, or columns of tables elsewhere (a
+ *   column of a dropped type or of a view's row type, a stored generated column whose function,
+ *   operator or text search configuration is dropped, a field of a composite type a column uses,
+ *   a partitioned table whose key uses a dropped operator class) — following pg_depend as
  *   PostgreSQL's dependency.c does: normal, automatic, internal and extension dependents, and the
  *   owner of an internal part that is dropped.
  *
@@ -36,7 +39,11 @@ export interface ReachStart {
 /** An object a `DROP … CASCADE` names, as written: its dependents are reached. */
 export interface ReachObject {
   action: number;
-  /** 'TYPE', 'DOMAIN', 'FUNCTION', 'PROCEDURE', 'ROUTINE', 'AGGREGATE', 'EXTENSION', 'COLLATION', 'ACCESS METHOD', 'SCHEMA', 'OWNED' (a role). */
+  /**
+   * The DROP's object type as SQL writes it ('TYPE', 'FUNCTION', 'TEXT SEARCH CONFIGURATION', …, and
+   * 'OWNED' for a role of DROP OWNED BY): every type a DROP … CASCADE may lose rows through
+   * (sql/destructive.ts, CASCADE_SAFE lists the others).
+   */
   type: string;
   name: string;
 }
@@ -82,6 +89,42 @@ objects AS (
   SELECT n.i, 'pg_am'::regclass::oid, a.oid FROM named n JOIN pg_am a ON n.name IN (a.amname, quote_ident(a.amname)) WHERE n.type = 'ACCESS METHOD'
   UNION ALL
   SELECT n.i, 'pg_namespace'::regclass::oid, s.oid FROM named n JOIN pg_namespace s ON n.name IN (s.nspname, quote_ident(s.nspname)) WHERE n.type = 'SCHEMA'
+  UNION ALL
+  -- A relation's row type may be the type of a column elsewhere.
+  SELECT n.i, 'pg_class'::regclass::oid, to_regclass(n.name)::oid FROM named n WHERE n.type IN ('VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE')
+  UNION ALL
+  SELECT n.i, 'pg_operator'::regclass::oid, to_regoperator(n.name)::oid FROM named n WHERE n.type = 'OPERATOR'
+  UNION ALL
+  SELECT n.i, 'pg_language'::regclass::oid, l.oid FROM named n JOIN pg_language l ON n.name IN (l.lanname, quote_ident(l.lanname)) WHERE n.type = 'LANGUAGE'
+  UNION ALL
+  SELECT n.i, 'pg_transform'::regclass::oid, t.oid FROM named n
+    CROSS JOIN LATERAL regexp_match(n.name, '^FOR (.+) LANGUAGE (.+)$') AS m(part)
+    JOIN pg_transform t ON t.trftype = to_regtype(m.part[1])
+    JOIN pg_language l ON l.oid = t.trflang AND m.part[2] IN (l.lanname, quote_ident(l.lanname)) WHERE n.type = 'TRANSFORM'
+  UNION ALL
+  SELECT n.i, o.classid, o.oid FROM named n JOIN (
+    SELECT 'pg_ts_config'::regclass::oid, oid, cfgnamespace, cfgname, 'TEXT SEARCH CONFIGURATION' FROM pg_ts_config
+    UNION ALL SELECT 'pg_ts_dict'::regclass::oid, oid, dictnamespace, dictname, 'TEXT SEARCH DICTIONARY' FROM pg_ts_dict
+    UNION ALL SELECT 'pg_ts_parser'::regclass::oid, oid, prsnamespace, prsname, 'TEXT SEARCH PARSER' FROM pg_ts_parser
+    UNION ALL SELECT 'pg_ts_template'::regclass::oid, oid, tmplnamespace, tmplname, 'TEXT SEARCH TEMPLATE' FROM pg_ts_template
+  ) AS o(classid, oid, nsp, name, type)
+    ON o.type = n.type AND n.name IN (o.name, quote_ident(o.name), o.nsp::regnamespace::text || '.' || quote_ident(o.name))
+  UNION ALL
+  -- DROP OPERATOR CLASS / FAMILY name USING method.
+  SELECT n.i, o.classid, o.oid FROM named n
+    CROSS JOIN LATERAL regexp_match(n.name, '^(.+) USING (.+)$') AS m(part)
+    JOIN (
+      SELECT 'pg_opclass'::regclass::oid, oid, opcnamespace, opcname, opcmethod, 'OPERATOR CLASS' FROM pg_opclass
+      UNION ALL SELECT 'pg_opfamily'::regclass::oid, oid, opfnamespace, opfname, opfmethod, 'OPERATOR FAMILY' FROM pg_opfamily
+    ) AS o(classid, oid, nsp, name, method, type)
+    ON o.type = n.type AND m.part[1] IN (o.name, quote_ident(o.name), o.nsp::regnamespace::text || '.' || quote_ident(o.name))
+    JOIN pg_am a ON a.oid = o.method AND m.part[2] IN (a.amname, quote_ident(a.amname))
+  UNION ALL
+  SELECT n.i, 'pg_foreign_data_wrapper'::regclass::oid, w.oid FROM named n JOIN pg_foreign_data_wrapper w
+    ON n.name IN (w.fdwname, quote_ident(w.fdwname)) WHERE n.type = 'FOREIGN DATA WRAPPER'
+  UNION ALL
+  SELECT n.i, 'pg_foreign_server'::regclass::oid, s.oid FROM named n JOIN pg_foreign_server s
+    ON n.name IN (s.srvname, quote_ident(s.srvname)) WHERE n.type = 'SERVER'
   UNION ALL
   -- DROP OWNED BY: everything the role owns in this database.
   SELECT n.i, d.classid, d.objid FROM named n

@@ -114,21 +114,31 @@ function timeZoneSet(node: Node): string | null | undefined {
 type Found = Omit<DestructiveAction, 'statementIndex' | 'line'>;
 type Finder = (node: Node) => Found[];
 
-// Dropping these with CASCADE reaches only objects that hold no rows (views, indexes, defaults,
-// constraints, foreign tables); every other CASCADE may drop columns (of a type, domain, collation,
-// or generated from a function) or whole tables (DROP ACCESS METHOD), so it is reported.
+// Dropping these with CASCADE reaches only objects that hold no rows (foreign keys, column defaults,
+// nothing at all: an expression that casts records a dependency on the cast's function, not on the
+// cast, and nothing records one on a conversion). Every other CASCADE may drop columns or whole tables and is resolved in the
+// catalog (core/reach.ts): a column of a dropped type, domain or collation; a stored generated
+// column whose function, operator or text search configuration goes (`to_tsvector('cfg', …)`
+// depends on the configuration); a column of a view's, materialized view's or foreign table's row
+// type; a partitioned table whose partition key uses a dropped operator class; a range type's
+// subtype operator class; the functions of a dropped language, and what depends on them.
 const CASCADE_SAFE = new Set([
-  'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_TRIGGER', 'OBJECT_RULE',
-  'OBJECT_POLICY', 'OBJECT_STATISTIC_EXT', 'OBJECT_PUBLICATION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_OPCLASS',
-  'OBJECT_OPFAMILY', 'OBJECT_FOREIGN_TABLE', 'OBJECT_FDW', 'OBJECT_FOREIGN_SERVER',
+  'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY', 'OBJECT_STATISTIC_EXT',
+  'OBJECT_PUBLICATION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_CAST', 'OBJECT_CONVERSION',
 ]);
 
+/** How a DROP names the object type where it is not the enum's name with spaces (`OBJECT_MATVIEW`). */
 const OBJECT_WORDS: Record<string, string> = {
   OBJECT_TSCONFIGURATION: 'TEXT SEARCH CONFIGURATION',
   OBJECT_TSDICTIONARY: 'TEXT SEARCH DICTIONARY',
   OBJECT_TSPARSER: 'TEXT SEARCH PARSER',
   OBJECT_TSTEMPLATE: 'TEXT SEARCH TEMPLATE',
   OBJECT_ACCESS_METHOD: 'ACCESS METHOD',
+  OBJECT_MATVIEW: 'MATERIALIZED VIEW',
+  OBJECT_OPCLASS: 'OPERATOR CLASS',
+  OBJECT_OPFAMILY: 'OPERATOR FAMILY',
+  OBJECT_FDW: 'FOREIGN DATA WRAPPER',
+  OBJECT_FOREIGN_SERVER: 'SERVER',
 };
 
 const FINDERS: Finder[] = [fromDrop, fromDropOwned, fromAlterTable, fromTruncate, fromDeletes, fromDoBlock];
@@ -214,9 +224,10 @@ function fromDrop(node: Node): Found[] {
     const summary = `DROP SCHEMA ${schemas.map((s) => displayQualified([s])).join(', ')}${suffix}`;
     return [{ kind: 'drop_schema', tables: [], schemas, cascade, summary }];
   }
-  if (!cascade || CASCADE_SAFE.has(drop.removeType)) return [];
-  const objectType = OBJECT_WORDS[drop.removeType] ?? drop.removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
-  const names = objects.map(displayObject);
+  const removeType = drop.removeType;
+  if (!cascade || CASCADE_SAFE.has(removeType)) return [];
+  const objectType = OBJECT_WORDS[removeType] ?? removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  const names = objects.map((object) => displayObject(object, removeType));
   const summary = `DROP ${objectType} ${names.join(', ')} CASCADE`;
   return [{ kind: 'drop_cascade', tables: [], objectType, objects: names, cascade, summary }];
 }
@@ -345,12 +356,19 @@ function displayTable(table: TableRef): string {
   return displayQualified(table.schema === undefined ? [table.name] : [table.schema, table.name]);
 }
 
-function displayObject(object: Node): string {
+/**
+ * An object of a DROP as SQL would write it: `app.mood`, `f(int4, text)`, `===(int4, NONE)`,
+ * `(text AS int4)`, `app.ops USING btree`, `FOR hstore LANGUAGE plpython3u`. core/reach.ts finds
+ * the object in the catalog from this text.
+ */
+function displayObject(object: Node, removeType: string): string {
   const type = nodeAs(object, 'TypeName');
   if (type !== undefined) return displayType(type);
   const func = nodeAs(object, 'ObjectWithArgs');
   if (func !== undefined) {
-    const name = displayQualified(stringsOf(func.objname));
+    // An operator's name is its symbol, never quoted (`app.===`); a function's is an identifier.
+    const parts = stringsOf(func.objname);
+    const name = removeType === 'OBJECT_OPERATOR' ? [...parts.slice(0, -1).map((part) => displayQualified([part])), parts.at(-1)].join('.') : displayQualified(parts);
     if (func.args_unspecified) return name;
     const args = (func.objargs ?? []).map((arg) => {
       const argType = nodeAs(arg, 'TypeName');
@@ -360,10 +378,17 @@ function displayObject(object: Node): string {
   }
   const list = nodeAs(object, 'List');
   if (list !== undefined) {
-    const types = (list.items ?? []).flatMap((item) => nodeAs(item, 'TypeName') ?? []);
-    // DROP CAST (source AS target) is the one list of types.
-    if (types.length === 2) return `(${types.map(displayType).join(' AS ')})`;
-    return displayQualified(stringsOf(list.items));
+    const items = list.items ?? [];
+    const types = items.flatMap((item) => nodeAs(item, 'TypeName') ?? []);
+    // DROP CAST (source AS target): two types. DROP TRANSFORM FOR type LANGUAGE lang: a type and a name.
+    if (removeType === 'OBJECT_CAST' && types.length === 2) return `(${types.map(displayType).join(' AS ')})`;
+    if (removeType === 'OBJECT_TRANSFORM' && types.length === 1) return `FOR ${displayType(types[0]!)} LANGUAGE ${displayQualified(stringsOf(items))}`;
+    // DROP OPERATOR CLASS / FAMILY name USING method: the method comes first in the list.
+    if (removeType === 'OBJECT_OPCLASS' || removeType === 'OBJECT_OPFAMILY') {
+      const [method = '', ...name] = stringsOf(items);
+      return `${displayQualified(name)} USING ${displayQualified([method])}`;
+    }
+    return displayQualified(stringsOf(items));
   }
   const name = nodeAs(object, 'String')?.sval;
   return name === undefined ? nodeKind(object) : displayQualified([name]);

@@ -224,6 +224,41 @@ CREATE TABLE reach.ts (v varchar); INSERT INTO reach.ts VALUES ('hello'), ('worl
   }));
 });
 
+describe('a DROP … CASCADE of an object that holds no rows itself', () => {
+  it('a view whose row type a column uses, a text search configuration behind a generated column: refused without --yes, nothing changed; backed up with it', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-cascade-');
+    const dir = writeMigrations({
+      '001_schema': {
+        up: `CREATE VIEW spot AS SELECT 1 AS x, 2 AS y;
+CREATE TABLE drawings (id int, p spot); INSERT INTO drawings VALUES (1, ROW(3, 4)), (2, ROW(5, 6));
+CREATE TEXT SEARCH CONFIGURATION notes_cfg (COPY = pg_catalog.simple);
+CREATE TABLE notes (id int, body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('notes_cfg', body)) STORED);
+INSERT INTO notes (id, body) VALUES (1, 'call the coach');
+`,
+      },
+      '002_drop': { up: 'DROP VIEW spot CASCADE;\nDROP TEXT SEARCH CONFIGURATION notes_cfg CASCADE;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    const schema = await cli('001_schema');
+    expect(schema.code, schema.stderr).toBe(0);
+    const columns = async () => (await db.sql<{ c: string }[]>`
+      SELECT attrelid::regclass || '.' || attname AS c FROM pg_attribute
+      WHERE attrelid IN ('drawings'::regclass, 'notes'::regclass) AND attnum > 0 AND NOT attisdropped ORDER BY 1`).map((r) => r.c);
+    const before = await columns();
+    expect(before).toEqual(['drawings.id', 'drawings.p', 'notes.body', 'notes.id', 'notes.tsv']);
+
+    const refused = await cli('up');
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toMatch(/public\.drawings, public\.notes/);
+    expect(await columns()).toEqual(before);
+
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expectOneBackup(result, cwd, '002_drop_up', [['public.drawings', 2], ['public.notes', 1]]);
+    expect(await columns()).toEqual(['drawings.id', 'notes.body', 'notes.id']);
+  }));
+});
+
 describe('a table the plan could not see holding rows', () => {
   it('renamed or found through the migration\'s own search_path: refused at its statement without --yes (exit 6, the step rolled back), backed up with it', () => withTestDatabase(async (db) => {
     const cwd = tempDir('strata-unforeseen-');

@@ -116,6 +116,61 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     expect(await affectedBy(sql, 'DROP TYPE feeling CASCADE;')).toEqual([['public.x', 'public.y']]);
   }));
 
+  it('follows DROP … CASCADE of every object type a column or table can depend on', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      -- Row types of views, materialized views and foreign tables used as column types; a view on the view.
+      CREATE VIEW v AS SELECT 1 AS a; CREATE VIEW w AS SELECT a FROM v;
+      CREATE TABLE holds_v (id int, x v); INSERT INTO holds_v VALUES (1, ROW(1));
+      CREATE TABLE holds_w (id int, x w); INSERT INTO holds_w VALUES (1, ROW(1));
+      CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a; CREATE TABLE holds_mv (id int, x mv); INSERT INTO holds_mv VALUES (1, ROW(1));
+      CREATE FOREIGN DATA WRAPPER wrapper; CREATE SERVER far FOREIGN DATA WRAPPER wrapper;
+      CREATE FOREIGN TABLE ft (a int) SERVER far; CREATE TABLE holds_ft (id int, x ft); INSERT INTO holds_ft VALUES (1, ROW(1));
+      -- Full-text search: a stored tsvector generated with a configuration built on a dictionary.
+      CREATE TEXT SEARCH DICTIONARY simple_dict (TEMPLATE = pg_catalog.simple);
+      CREATE SCHEMA search; CREATE TEXT SEARCH CONFIGURATION search.cfg (COPY = pg_catalog.simple);
+      ALTER TEXT SEARCH CONFIGURATION search.cfg ALTER MAPPING FOR asciiword WITH simple_dict;
+      CREATE TABLE docs (id int, body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('search.cfg', body)) STORED);
+      INSERT INTO docs (id, body) VALUES (1, 'hello');
+      -- An operator in a generated column.
+      CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
+      CREATE TABLE pairs (a int, b int, same boolean GENERATED ALWAYS AS (a === b) STORED); INSERT INTO pairs VALUES (1, 1);
+      -- A partitioned table keyed with an operator class of its own (the class's family comes with it).
+      CREATE OPERATOR CLASS my_int_ops FOR TYPE int USING btree AS
+        OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int, int);
+      CREATE TABLE keyed (id int) PARTITION BY RANGE (id my_int_ops);
+      CREATE TABLE keyed_1 PARTITION OF keyed FOR VALUES FROM (0) TO (10); INSERT INTO keyed VALUES (1);
+      -- A language, a transform, and a function written in it behind a generated column.
+      CREATE LANGUAGE lang HANDLER plpgsql_call_handler VALIDATOR plpgsql_validator;
+      CREATE FUNCTION plus_one(int) RETURNS int IMMUTABLE LANGUAGE lang AS 'BEGIN RETURN $1 + 1; END';
+      CREATE TABLE computed (id int, next int GENERATED ALWAYS AS (plus_one(id)) STORED); INSERT INTO computed (id) VALUES (1);
+      CREATE TRANSFORM FOR int LANGUAGE lang (FROM SQL WITH FUNCTION gtsvector_decompress(internal), TO SQL WITH FUNCTION int4recv(internal));
+      CREATE FUNCTION plus_two(int) RETURNS int IMMUTABLE LANGUAGE lang TRANSFORM FOR TYPE int AS 'BEGIN RETURN $1 + 2; END';
+      CREATE TABLE computed2 (id int, next int GENERATED ALWAYS AS (plus_two(id)) STORED); INSERT INTO computed2 (id) VALUES (1);
+    `);
+    expect(await affectedBy(sql, 'DROP VIEW v CASCADE; DROP VIEW w CASCADE; DROP MATERIALIZED VIEW mv CASCADE;')).toEqual([
+      ['public.holds_v', 'public.holds_w'], ['public.holds_w'], ['public.holds_mv'],
+    ]);
+    expect(await affectedBy(sql, 'DROP FOREIGN TABLE ft CASCADE; DROP SERVER far CASCADE; DROP FOREIGN DATA WRAPPER wrapper CASCADE;'))
+      .toEqual([['public.holds_ft'], ['public.holds_ft'], ['public.holds_ft']]);
+    expect(await affectedBy(sql, `
+      DROP TEXT SEARCH CONFIGURATION search.cfg CASCADE; DROP TEXT SEARCH DICTIONARY simple_dict CASCADE;
+      DROP TEXT SEARCH CONFIGURATION cfg CASCADE;
+    `)).toEqual([['public.docs'], ['public.docs'],
+      // Unqualified, and not on the search path now: the statement may find it through a search path
+      // the run sets, so it is taken as that object rather than as nothing (a backup too many at worst).
+      ['public.docs']]);
+    expect(await affectedBy(sql, 'DROP OPERATOR === (int, int) CASCADE; DROP OPERATOR public.=== (integer, integer) CASCADE;'))
+      .toEqual([['public.pairs'], ['public.pairs']]);
+    expect(await affectedBy(sql, 'DROP OPERATOR CLASS my_int_ops USING btree CASCADE; DROP OPERATOR FAMILY public.my_int_ops USING btree CASCADE; DROP OPERATOR CLASS my_int_ops USING hash CASCADE;'))
+      .toEqual([['public.keyed'], ['public.keyed'], []]);
+    expect(await affectedBy(sql, 'DROP TRANSFORM FOR int LANGUAGE lang CASCADE; DROP LANGUAGE lang CASCADE;'))
+      .toEqual([['public.computed2'], ['public.computed', 'public.computed2']]);
+    // What no row can depend on stays out of the assessment: indexes, casts, triggers, …
+    const safe = findDestructive(splitStatements('DROP INDEX i CASCADE; DROP CAST (text AS int) CASCADE; DROP CONVERSION c CASCADE;', 'test.sql'));
+    expect(safe).toEqual([]);
+  }));
+
   it('exempts timestamp → timestamptz only when it keeps every value and rewrites nothing: default precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     await db.sql.unsafe(`

@@ -178,10 +178,37 @@ describe('findDestructive: CASCADE drops of other objects', () => {
     ]);
   });
 
+  it('reports CASCADE drops of objects that hold no rows but that columns or tables may depend on, written as SQL writes them', () => {
+    const text = `DROP VIEW v CASCADE; DROP MATERIALIZED VIEW app.mv CASCADE; DROP FOREIGN TABLE ft CASCADE;
+      DROP OPERATOR === (int, NONE), app.- (NONE, int) CASCADE;
+      DROP OPERATOR CLASS app.ops USING btree CASCADE; DROP OPERATOR FAMILY fam USING hash CASCADE;
+      DROP LANGUAGE plperl CASCADE; DROP TRANSFORM FOR hstore LANGUAGE plperl CASCADE;
+      DROP TEXT SEARCH CONFIGURATION app.cfg CASCADE; DROP TEXT SEARCH DICTIONARY d CASCADE;
+      DROP TEXT SEARCH PARSER p CASCADE; DROP TEXT SEARCH TEMPLATE t CASCADE;
+      DROP FOREIGN DATA WRAPPER w CASCADE; DROP SERVER s CASCADE;`;
+    expect(find(text).map((a) => [a.objectType, a.objects, a.summary])).toEqual([
+      ['VIEW', ['v'], 'DROP VIEW v CASCADE'],
+      ['MATERIALIZED VIEW', ['app.mv'], 'DROP MATERIALIZED VIEW app.mv CASCADE'],
+      ['FOREIGN TABLE', ['ft'], 'DROP FOREIGN TABLE ft CASCADE'],
+      ['OPERATOR', ['===(int4, NONE)', 'app.-(NONE, int4)'], 'DROP OPERATOR ===(int4, NONE), app.-(NONE, int4) CASCADE'],
+      ['OPERATOR CLASS', ['app.ops USING btree'], 'DROP OPERATOR CLASS app.ops USING btree CASCADE'],
+      ['OPERATOR FAMILY', ['fam USING hash'], 'DROP OPERATOR FAMILY fam USING hash CASCADE'],
+      ['LANGUAGE', ['plperl'], 'DROP LANGUAGE plperl CASCADE'],
+      ['TRANSFORM', ['FOR hstore LANGUAGE plperl'], 'DROP TRANSFORM FOR hstore LANGUAGE plperl CASCADE'],
+      ['TEXT SEARCH CONFIGURATION', ['app.cfg'], 'DROP TEXT SEARCH CONFIGURATION app.cfg CASCADE'],
+      ['TEXT SEARCH DICTIONARY', ['d'], 'DROP TEXT SEARCH DICTIONARY d CASCADE'],
+      ['TEXT SEARCH PARSER', ['p'], 'DROP TEXT SEARCH PARSER p CASCADE'],
+      ['TEXT SEARCH TEMPLATE', ['t'], 'DROP TEXT SEARCH TEMPLATE t CASCADE'],
+      ['FOREIGN DATA WRAPPER', ['w'], 'DROP FOREIGN DATA WRAPPER w CASCADE'],
+      ['SERVER', ['s'], 'DROP SERVER s CASCADE'],
+    ]);
+  });
+
   it('does not report the same drops without CASCADE, nor CASCADE drops that lose no rows', () => {
-    const text = `DROP TYPE mood; DROP DOMAIN email; DROP FUNCTION f(int);
-      DROP VIEW v CASCADE; DROP MATERIALIZED VIEW mv CASCADE; DROP INDEX i CASCADE;
-      DROP SEQUENCE s CASCADE; DROP TRIGGER trg ON t CASCADE; DROP POLICY p ON t CASCADE;`;
+    const text = `DROP TYPE mood; DROP DOMAIN email; DROP FUNCTION f(int); DROP VIEW v; DROP TEXT SEARCH CONFIGURATION c;
+      DROP INDEX i CASCADE; DROP SEQUENCE s CASCADE; DROP TRIGGER trg ON t CASCADE; DROP POLICY p ON t CASCADE;
+      DROP CAST (text AS int) CASCADE; DROP CONVERSION c CASCADE; DROP RULE r ON t CASCADE; DROP STATISTICS st CASCADE;
+      DROP PUBLICATION pub CASCADE; DROP EVENT TRIGGER et CASCADE;`;
     expect(find(text)).toEqual([]);
   });
 });
