@@ -34,11 +34,20 @@ export interface ReachStart {
   foreignKeys?: 'all' | 'delete';
   /** Whatever depends on it is dropped too (DROP TABLE … CASCADE). */
   dependents: boolean;
+  /** It loses a column (DROP COLUMN): so does every stored value of its row type. */
+  fields?: boolean;
 }
 
 /** An object a `DROP … CASCADE` names, as written: its dependents are reached. */
 export interface ReachObject {
   action: number;
+  /**
+   * With type 'ATTRIBUTE' (`ALTER TYPE name … ATTRIBUTE …`): an attribute of the composite type is
+   * dropped (every stored value of the type loses it; with `cascade`, the typed tables lose the
+   * column) or retyped (with `cascade`, the typed tables' column is retyped).
+   */
+  change?: 'drop' | 'retype';
+  cascade?: boolean;
   /**
    * The DROP's object type as SQL writes it ('TYPE', 'FUNCTION', 'TEXT SEARCH CONFIGURATION', …, and
    * 'OWNED' for a role of DROP OWNED BY): every type a DROP … CASCADE may lose rows through
@@ -57,21 +66,29 @@ export interface ReachedTable {
 
 /** The tables the actions reach beyond the ones they name (see the top of this file). */
 export async function tablesReached(sql: Sql, starts: ReachStart[], objects: ReachObject[]): Promise<ReachedTable[]> {
-  const reaching = starts.some((s) => s.children || s.foreignKeys || s.dependents) || objects.length > 0;
+  const reaching = starts.some((s) => s.children || s.foreignKeys || s.dependents || s.fields) || objects.length > 0;
   if (!reaching) return [];
-  const startRows = starts.map((s) => ({ i: s.action, relid: s.oid, children: s.children, fk: s.foreignKeys ?? null, depend: s.dependents }));
-  const objectRows = objects.map((o) => ({ i: o.action, type: o.type, name: o.name }));
+  const startRows = starts.map((s) => ({ i: s.action, relid: s.oid, children: s.children, fk: s.foreignKeys ?? null, depend: s.dependents, fields: s.fields === true }));
+  const objectRows = objects.map((o) => ({ i: o.action, type: o.type, name: o.name, change: o.change ?? null, cascade: o.cascade === true }));
   return sql.unsafe<ReachedTable[]>(REACH_SQL, [JSON.stringify(startRows), JSON.stringify(objectRows)]);
 }
 
 const REACH_SQL = `
 WITH RECURSIVE
 start AS (
-  SELECT s.i, s.relid, s.children, s.fk, s.depend
-  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean)
+  SELECT s.i, s.relid, s.children, s.fk, s.depend, s.fields
+  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean, fields boolean)
 ),
 named AS (
-  SELECT o.i, o.type, o.name FROM jsonb_to_recordset($2::text::jsonb) AS o(i int, type text, name text)
+  SELECT o.i, o.type, o.name, o.change, o.cascade
+  FROM jsonb_to_recordset($2::text::jsonb) AS o(i int, type text, name text, change text, cascade boolean)
+),
+-- ALTER TYPE … DROP / ALTER ATTRIBUTE: the composite type, and its typed tables where CASCADE reaches them.
+altered AS (
+  SELECT n.i, n.change, t.typrelid FROM named n JOIN pg_type t ON t.oid = to_regtype(n.name) AND t.typtype = 'c' WHERE n.type = 'ATTRIBUTE'
+),
+typed(i, relid, change) AS (
+  SELECT n.i, c.oid, n.change FROM named n JOIN pg_class c ON c.reloftype = to_regtype(n.name) WHERE n.type = 'ATTRIBUTE' AND n.cascade
 ),
 objects AS (
   SELECT n.i, 'pg_type'::regclass::oid AS classid, to_regtype(n.name)::oid AS objid FROM named n WHERE n.type IN ('TYPE', 'DOMAIN')
@@ -169,15 +186,38 @@ deps(i, classid, objid, objsubid) AS (
     WHERE d.classid = d0.classid AND d.objid = d0.objid AND d.objsubid = d0.objsubid AND d.deptype = 'i'
   ) AS e
 ),
+-- Relations that lose a column or attribute, and with it a field of every stored value of their row
+-- type (PostgreSQL drops it without a word, unlike a type change, which it refuses then).
+shrunk(i, relid) AS (
+  SELECT i, relid FROM start WHERE fields
+  UNION SELECT k.i, k.relid FROM kids k JOIN start s ON s.i = k.i AND s.fields
+  UNION SELECT i, typrelid FROM altered WHERE change = 'drop'
+  UNION SELECT i, relid FROM typed WHERE change = 'drop'
+  UNION SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
+),
+-- The types whose values hold such a row: the row type, and arrays, domains, ranges and composite
+-- types (row types of tables included) of it, at any depth.
+holding(i, typid) AS (
+  SELECT s.i, c.reltype FROM shrunk s JOIN pg_class c ON c.oid = s.relid AND c.reltype <> 0
+  UNION
+  SELECT h.i, x.typid FROM holding h
+  CROSS JOIN LATERAL (
+    SELECT t.typarray FROM pg_type t WHERE t.oid = h.typid AND t.typarray <> 0
+    UNION ALL SELECT d.oid FROM pg_type d WHERE d.typbasetype = h.typid
+    UNION ALL SELECT c.reltype FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid AND c.reltype <> 0
+      WHERE a.atttypid = h.typid AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = h.typid
+    -- Multiranges (PostgreSQL 14+; read through jsonb so that older catalogs parse the query too).
+    UNION ALL SELECT (to_jsonb(r) ->> 'rngmultitypid')::oid FROM pg_range r WHERE r.rngtypid = h.typid
+  ) AS x(typid)
+  WHERE x.typid IS NOT NULL
+),
 reached(i, relid) AS (
   SELECT i, relid FROM kids
   UNION SELECT i, relid FROM fks
   UNION SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass
-  -- An attribute dropped from a composite type loses that field in every column of the type (or an array of it).
-  UNION SELECT d.i, a.attrelid FROM deps d
-    JOIN pg_class ct ON d.classid = 'pg_class'::regclass AND ct.oid = d.objid AND ct.relkind = 'c' AND d.objsubid > 0
-    JOIN pg_type t ON t.oid = ct.reltype
-    JOIN pg_attribute a ON a.atttypid IN (t.oid, t.typarray) AND a.attnum > 0 AND NOT a.attisdropped
+  UNION SELECT i, relid FROM typed
+  UNION SELECT h.i, a.attrelid FROM holding h JOIN pg_attribute a ON a.atttypid = h.typid AND a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT r.i AS action, n.nspname::text AS schema, c.relname::text AS name
 FROM reached r

@@ -9,7 +9,7 @@
  * without WHERE and MERGE ... THEN DELETE are not reported; DROP VIEW / MATERIALIZED VIEW / INDEX /
  * SEQUENCE lose no rows.
  */
-import type { DeleteStmt, Node, RangeVar } from './parser.js';
+import type { DeleteStmt, Node, NodePayload, RangeVar } from './parser.js';
 import { codeTokens } from './lexer.js';
 import { nodeAs, nodeKind, parseSql } from './parser.js';
 import { displayQualified, displayType, stringsOf } from './names.js';
@@ -25,7 +25,11 @@ export type DestructiveKind =
   | 'drop_schema'
   | 'alter_column_type'
   | 'delete_without_where'
-  | 'drop_cascade';
+  | 'drop_cascade'
+  /** `ALTER TYPE t DROP ATTRIBUTE a`: the field goes from every value of t stored in a column (and, with CASCADE, from t's typed tables). */
+  | 'drop_attribute'
+  /** `ALTER TYPE t ALTER ATTRIBUTE a TYPE x CASCADE`: t's typed tables have that column retyped. */
+  | 'alter_attribute_type';
 
 /** A table as written: `schema` only when the SQL qualified it. */
 export interface TableRef {
@@ -249,12 +253,14 @@ function fromDropOwned(node: Node): Found[] {
 
 function fromAlterTable(node: Node): Found[] {
   const stmt = nodeAs(node, 'AlterTableStmt');
-  if (stmt?.relation === undefined || stmt.objtype !== 'OBJECT_TABLE') return [];
+  if (stmt?.relation === undefined) return [];
   const table = tableFromRangeVar(stmt.relation);
   const cmds = (stmt.cmds ?? []).flatMap((cmd) => {
     const alter = nodeAs(cmd, 'AlterTableCmd');
     return alter === undefined ? [] : [alter];
   });
+  if (stmt.objtype === 'OBJECT_TYPE') return fromAlterType(table, cmds);
+  if (stmt.objtype !== 'OBJECT_TABLE') return [];
   const dropped: ColumnChange[] = cmds
     .filter((cmd) => cmd.subtype === 'AT_DropColumn')
     .map((cmd) => ({ table, column: cmd.name ?? '' }));
@@ -274,6 +280,33 @@ function fromAlterTable(node: Node): Found[] {
   if (retyped.length > 0) {
     const list = retyped.map((c) => `ALTER COLUMN ${displayQualified([c.column])} TYPE ${c.newType ?? '?'}`).join(', ');
     found.push({ kind: 'alter_column_type', tables: [table], columns: retyped, summary: `${prefix} ${list}` });
+  }
+  return found;
+}
+
+/**
+ * `ALTER TYPE t DROP ATTRIBUTE a`: PostgreSQL removes the field from every stored value of t — in
+ * columns of t, of arrays and domains of it, of composite types holding it — without a word; with
+ * CASCADE, t's typed tables (`CREATE TABLE x OF t`) lose the column. `ALTER ATTRIBUTE … TYPE …
+ * CASCADE` retypes the typed tables' column (a column of t itself makes it fail). core/reach.ts
+ * finds those tables.
+ */
+function fromAlterType(type: TableRef, cmds: NodePayload<'AlterTableCmd'>[]): Found[] {
+  const name = displayTable(type);
+  const cascade = cmds.some((cmd) => cmd.behavior === 'DROP_CASCADE');
+  const suffix = cascade ? ' CASCADE' : '';
+  const found: Found[] = [];
+  const dropped = cmds.filter((cmd) => cmd.subtype === 'AT_DropColumn').map((cmd) => cmd.name ?? '');
+  if (dropped.length > 0) {
+    const columns = dropped.map((column) => ({ table: type, column }));
+    const summary = `ALTER TYPE ${name} ${dropped.map((a) => `DROP ATTRIBUTE ${displayQualified([a])}`).join(', ')}${suffix}`;
+    found.push({ kind: 'drop_attribute', tables: [], objectType: 'TYPE', objects: [name], columns, cascade, summary });
+  }
+  const retyped = cmds.filter((cmd) => cmd.subtype === 'AT_AlterColumnType' && cmd.behavior === 'DROP_CASCADE').map((cmd) => cmd.name ?? '');
+  if (retyped.length > 0) {
+    const columns = retyped.map((column) => ({ table: type, column }));
+    const summary = `ALTER TYPE ${name} ${retyped.map((a) => `ALTER ATTRIBUTE ${displayQualified([a])} TYPE …`).join(', ')} CASCADE`;
+    found.push({ kind: 'alter_attribute_type', tables: [], objectType: 'TYPE', objects: [name], columns, cascade: true, summary });
   }
   return found;
 }

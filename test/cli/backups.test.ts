@@ -259,6 +259,30 @@ INSERT INTO notes (id, body) VALUES (1, 'call the coach');
   }));
 });
 
+describe('a DROP COLUMN of a table whose row type another table stores', () => {
+  it('backs up that table too: PostgreSQL removes the field from its values without a word', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-rowtype-');
+    const dir = writeMigrations({
+      '001_schema': {
+        up: `CREATE TABLE addresses (street text, city text); INSERT INTO addresses VALUES ('Main St', 'Springfield');
+CREATE TABLE orders (id int, ship_to addresses); INSERT INTO orders VALUES (1, ROW('Elm St', 'Shelbyville')), (2, ROW('Oak St', 'Ogdenville'));
+`,
+      },
+      '002_drop_city': { up: 'ALTER TABLE addresses DROP COLUMN city;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    const schema = await cli('001_schema');
+    expect(schema.code, schema.stderr).toBe(0);
+    const dryRun = await cli('up', '--dry-run');
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout + dryRun.stderr).toMatch(/would back up public\.orders \(2 rows\)/);
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expectOneBackup(result, cwd, '002_drop_city_up', [['public.addresses', 1], ['public.orders', 2]]);
+    expect((await db.sql<{ s: string }[]>`SELECT ship_to::text AS s FROM orders ORDER BY id`).map((r) => r.s)).toEqual(['("Elm St")', '("Oak St")']);
+  }));
+});
+
 describe('a table the plan could not see holding rows', () => {
   it('renamed or found through the migration\'s own search_path: refused at its statement without --yes (exit 6, the step rolled back), backed up with it', () => withTestDatabase(async (db) => {
     const cwd = tempDir('strata-unforeseen-');

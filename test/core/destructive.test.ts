@@ -171,6 +171,44 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     expect(safe).toEqual([]);
   }));
 
+  it('follows a dropped column or attribute into every stored value of the row type: arrays, domains, nested types, ranges, typed tables', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE TABLE base (a int, b int); INSERT INTO base VALUES (1, 2);
+      CREATE TABLE holds_row (id int, r base); INSERT INTO holds_row VALUES (1, ROW(1, 2));
+      CREATE TABLE holds_nested (id int, rr holds_row[]); INSERT INTO holds_nested VALUES (1, ARRAY[ROW(1, ROW(1, 2))::holds_row]);
+      CREATE TABLE base_child (c int) INHERITS (base);
+      CREATE TABLE holds_child (x base_child); INSERT INTO holds_child VALUES (ROW(1, 2, 3));
+      CREATE TYPE pair AS (m int, n int);
+      CREATE DOMAIN pair_d AS pair; CREATE TABLE holds_domain (d pair_d); INSERT INTO holds_domain VALUES (ROW(1, 2));
+      CREATE TYPE wrapper AS (p pair); CREATE TABLE holds_wrapper (w wrapper[]); INSERT INTO holds_wrapper VALUES (ARRAY[ROW(ROW(1, 2))::wrapper]);
+      CREATE TYPE pair_range AS RANGE (SUBTYPE = pair); CREATE TABLE holds_range (r pair_range, mr pair_multirange);
+      CREATE TABLE typed_pair OF pair; INSERT INTO typed_pair VALUES (1, 2);
+      CREATE TABLE holds_typed (t typed_pair); -- empty
+      CREATE TYPE lonely AS (q int);
+    `);
+    // DROP COLUMN of a table: its children lose it too, and so does every value of their row types.
+    expect(await affectedBy(sql, 'ALTER TABLE base DROP COLUMN a; ALTER TABLE ONLY holds_row DROP COLUMN id; ALTER TABLE base ALTER COLUMN a TYPE text;')).toEqual([
+      ['public.base', 'public.base_child (empty)', 'public.holds_child', 'public.holds_nested', 'public.holds_row'],
+      ['public.holds_row', 'public.holds_nested'],
+      ['public.base', 'public.base_child (empty)'], // a type change PostgreSQL refuses while the row type is stored elsewhere
+    ]);
+    // ALTER TYPE … DROP ATTRIBUTE: the typed tables only with CASCADE (without, PostgreSQL refuses).
+    expect(await affectedBy(sql, 'ALTER TYPE pair DROP ATTRIBUTE m;')).toEqual([
+      ['public.holds_domain', 'public.holds_range (empty)', 'public.holds_wrapper'],
+    ]);
+    expect(await affectedBy(sql, 'ALTER TYPE public.pair DROP ATTRIBUTE IF EXISTS m CASCADE;')).toEqual([
+      ['public.holds_domain', 'public.holds_range (empty)', 'public.holds_typed (empty)', 'public.holds_wrapper', 'public.typed_pair'],
+    ]);
+    expect(await affectedBy(sql, 'ALTER TYPE pair ALTER ATTRIBUTE m TYPE bigint CASCADE; ALTER TYPE lonely DROP ATTRIBUTE q;')).toEqual([
+      ['public.typed_pair'], [],
+    ]);
+    // What PostgreSQL really does to the values, for the record: the field is gone from the rows held elsewhere.
+    await db.sql.unsafe('ALTER TYPE pair DROP ATTRIBUTE m CASCADE; ALTER TABLE base DROP COLUMN a');
+    expect((await db.sql.unsafe('SELECT (SELECT d::text FROM holds_domain) AS d, (SELECT r::text FROM holds_row) AS r')).map((row) => ({ ...row })))
+      .toEqual([{ d: '(2)', r: '(2)' }]);
+  }));
+
   it('exempts timestamp → timestamptz only when it keeps every value and rewrites nothing: default precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     await db.sql.unsafe(`

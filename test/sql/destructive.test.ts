@@ -204,6 +204,16 @@ describe('findDestructive: CASCADE drops of other objects', () => {
     ]);
   });
 
+  it('reports ALTER TYPE … DROP ATTRIBUTE (every stored value loses the field) and ALTER ATTRIBUTE … TYPE … CASCADE (typed tables retyped)', () => {
+    const text = `ALTER TYPE app.pair DROP ATTRIBUTE m, DROP ATTRIBUTE IF EXISTS "N" CASCADE;
+      ALTER TYPE pair ALTER ATTRIBUTE m TYPE bigint CASCADE;
+      ALTER TYPE pair ALTER ATTRIBUTE m TYPE bigint; ALTER TYPE pair ADD ATTRIBUTE z int; ALTER TYPE pair RENAME ATTRIBUTE m TO k;`;
+    expect(find(text).map((a) => [a.kind, a.objects, a.cascade, a.columns?.map((c) => c.column), a.summary])).toEqual([
+      ['drop_attribute', ['app.pair'], true, ['m', 'N'], 'ALTER TYPE app.pair DROP ATTRIBUTE m, DROP ATTRIBUTE "N" CASCADE'],
+      ['alter_attribute_type', ['pair'], true, ['m'], 'ALTER TYPE pair ALTER ATTRIBUTE m TYPE … CASCADE'],
+    ]);
+  });
+
   it('does not report the same drops without CASCADE, nor CASCADE drops that lose no rows', () => {
     const text = `DROP TYPE mood; DROP DOMAIN email; DROP FUNCTION f(int); DROP VIEW v; DROP TEXT SEARCH CONFIGURATION c;
       DROP INDEX i CASCADE; DROP SEQUENCE s CASCADE; DROP TRIGGER trg ON t CASCADE; DROP POLICY p ON t CASCADE;
