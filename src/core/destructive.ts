@@ -170,8 +170,10 @@ function reachRequests(actions: DestructiveAction[], refs: TableRef[][], found: 
         fields: action.kind === 'drop_column',
       });
     });
-    if (action.kind === 'drop_schema' && action.cascade) for (const name of action.schemas ?? []) objects.push({ action: i, type: 'SCHEMA', name });
-    if (action.kind === 'drop_cascade') for (const name of action.objects ?? []) objects.push({ action: i, type: action.objectType ?? '', name });
+    if (action.kind === 'drop_schema' && action.cascade) for (const name of action.schemas ?? []) objects.push({ action: i, type: 'SCHEMA', name, cascade: true });
+    if (action.kind === 'drop_cascade') {
+      for (const name of action.objects ?? []) objects.push({ action: i, type: action.objectType ?? '', name, cascade: action.cascade === true });
+    }
     if (action.kind === 'drop_attribute' || action.kind === 'alter_attribute_type') {
       const change = action.kind === 'drop_attribute' ? 'drop' : 'retype';
       for (const name of action.objects ?? []) objects.push({ action: i, type: 'ATTRIBUTE', name, change, cascade: action.cascade === true });

@@ -47,6 +47,7 @@ export interface ReachObject {
    * column) or retyped (with `cascade`, the typed tables' column is retyped).
    */
   change?: 'drop' | 'retype';
+  /** The statement says CASCADE: normal dependents go too (without it, they would make it fail). */
   cascade?: boolean;
   /**
    * The DROP's object type as SQL writes it ('TYPE', 'FUNCTION', 'TEXT SEARCH CONFIGURATION', …, and
@@ -166,19 +167,25 @@ fks(i, relid, fk) AS (
   SELECT f.i, c.conrelid, f.fk FROM fks f
   JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = f.relid AND (f.fk = 'all' OR c.confdeltype IN ('c', 'n', 'd'))
 ),
-deps(i, classid, objid, objsubid) AS (
+-- What is dropped. Without CASCADE (DROP EXTENSION, DROP OWNED) only what goes whatever the
+-- behaviour: an extension's members, automatic and internal parts; a normal dependent would make
+-- the statement fail instead.
+deps(i, classid, objid, objsubid, cascade) AS (
   SELECT * FROM (
-    SELECT i, 'pg_class'::regclass::oid, relid, 0 FROM start WHERE depend
+    SELECT i, 'pg_class'::regclass::oid, relid, 0, true FROM start WHERE depend
     UNION
-    SELECT i, classid, objid, 0 FROM objects WHERE objid IS NOT NULL
+    SELECT o.i, o.classid, o.objid, 0, n.cascade FROM objects o
+    JOIN (SELECT DISTINCT i, cascade FROM named) AS n ON n.i = o.i
+    WHERE o.objid IS NOT NULL
   ) AS base
   UNION
-  SELECT d0.i, e.classid, e.objid, e.objsubid FROM deps d0
+  SELECT d0.i, e.classid, e.objid, e.objsubid, d0.cascade FROM deps d0
   CROSS JOIN LATERAL (
     -- What depends on it is dropped with it …
     SELECT d.classid, d.objid, d.objsubid FROM pg_depend d
     WHERE d.refclassid = d0.classid AND d.refobjid = d0.objid
-      AND (d0.objsubid = 0 OR d.refobjsubid = d0.objsubid) AND d.deptype IN ('n', 'a', 'i', 'e')
+      AND (d0.objsubid = 0 OR d.refobjsubid = d0.objsubid)
+      AND (d.deptype IN ('a', 'i', 'e') OR (d0.cascade AND d.deptype = 'n'))
     UNION ALL
     -- … and so is the owner of an internal part of it: a stored generated column whose expression
     -- (its pg_attrdef) is dropped goes with it, as dependency.c does.

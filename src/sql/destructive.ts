@@ -25,6 +25,7 @@ export type DestructiveKind =
   | 'drop_schema'
   | 'alter_column_type'
   | 'delete_without_where'
+  /** `DROP … CASCADE` of another kind of object, `DROP OWNED BY`, and `DROP EXTENSION` (whose members go without CASCADE). */
   | 'drop_cascade'
   /** `ALTER TYPE t DROP ATTRIBUTE a`: the field goes from every value of t stored in a column (and, with CASCADE, from t's typed tables). */
   | 'drop_attribute'
@@ -229,10 +230,12 @@ function fromDrop(node: Node): Found[] {
     return [{ kind: 'drop_schema', tables: [], schemas, cascade, summary }];
   }
   const removeType = drop.removeType;
-  if (!cascade || CASCADE_SAFE.has(removeType)) return [];
+  // DROP EXTENSION drops the extension's member objects whatever the behaviour: a table that belongs
+  // to it (a configuration table such as pg_cron's cron.job) goes with its rows, CASCADE or not.
+  if (!(cascade || removeType === 'OBJECT_EXTENSION') || CASCADE_SAFE.has(removeType)) return [];
   const objectType = OBJECT_WORDS[removeType] ?? removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
   const names = objects.map((object) => displayObject(object, removeType));
-  const summary = `DROP ${objectType} ${names.join(', ')} CASCADE`;
+  const summary = `DROP ${objectType} ${names.join(', ')}${suffix}`;
   return [{ kind: 'drop_cascade', tables: [], objectType, objects: names, cascade, summary }];
 }
 

@@ -171,6 +171,38 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     expect(safe).toEqual([]);
   }));
 
+  it('DROP EXTENSION drops its member tables with or without CASCADE; its dependents elsewhere only with it (without, the DROP fails)', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE EXTENSION seg; CREATE TABLE seg_config (id int); INSERT INTO seg_config VALUES (1);
+      ALTER EXTENSION seg ADD TABLE seg_config; -- as an extension's configuration table is
+      CREATE EXTENSION citext; CREATE TABLE people (email citext); INSERT INTO people VALUES ('a@example.org');
+    `);
+    expect(await affectedBy(sql, 'DROP EXTENSION seg; DROP EXTENSION citext; DROP EXTENSION citext CASCADE; DROP EXTENSION IF EXISTS seg, citext CASCADE;')).toEqual([
+      ['public.seg_config'], [], ['public.people'], ['public.people', 'public.seg_config'],
+    ]);
+    expect(findDestructive(splitStatements('DROP EXTENSION seg;', 'test.sql')).map((a) => a.summary)).toEqual(['DROP EXTENSION seg']);
+  }));
+
+  it('DROP OWNED BY drops what the role owns; what others own that depends on it only with CASCADE', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    // Roles belong to the cluster: a name of this database's own, dropped at the end.
+    const [{ role }] = await db.sql<{ role: string }[]>`SELECT 'owner_' || current_database() AS role`;
+    await db.sql.unsafe(`
+      CREATE ROLE "${role}";
+      CREATE TABLE owned_rows (id int); INSERT INTO owned_rows VALUES (1); ALTER TABLE owned_rows OWNER TO "${role}";
+      CREATE TYPE owned_mood AS ENUM ('ok'); ALTER TYPE owned_mood OWNER TO "${role}";
+      CREATE TABLE diary (m owned_mood); INSERT INTO diary VALUES ('ok'); -- not the role's
+    `);
+    try {
+      expect(await affectedBy(sql, `DROP OWNED BY "${role}"; DROP OWNED BY "${role}" CASCADE;`)).toEqual([
+        ['public.owned_rows'], ['public.diary', 'public.owned_rows'],
+      ]);
+    } finally {
+      await db.sql.unsafe(`DROP OWNED BY "${role}" CASCADE; DROP ROLE "${role}"`);
+    }
+  }));
+
   it('follows a dropped column or attribute into every stored value of the row type: arrays, domains, nested types, ranges, typed tables', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     await db.sql.unsafe(`
