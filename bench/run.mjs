@@ -3,7 +3,7 @@
  * `npm run bench` (SPEC §10, issue 7): strata next to the tools our users would pick instead, in one
  * run on one PostgreSQL, interleaved, reported as medians with min–max.
  *
- *   node bench/run.mjs [--scale F] [--only a,b] [--rounds N] [--warmup N] [--durable]
+ *   node bench/run.mjs [--scale F] [--only a,b] [--rounds N] [--warmup N] [--durable] [--rtt MS]
  *                      [--admin-url URL] [--peers DIR] [--out FILE] [--check] [--list]
  *
  * Plain ESM importing the built code from ../dist (no TS loader): run `npm run build` first, which
@@ -25,6 +25,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --rounds N       timed rounds per benchmark (default: each benchmark's own, 5 or 15)
   --warmup N       untimed rounds first (default: each benchmark's own)
   --durable        PostgreSQL with fsync/synchronous_commit on (default: off, like the tests)
+  --rtt MS         round-trip time of the network link of apply-net (default 2; whole ms, at least 2)
   --admin-url URL  use this server (a superuser URL) instead of an embedded one
   --peers DIR      reuse peers installed with npm install --prefix DIR dbmate node-pg-migrate pg
   --out FILE       JSON figures (default bench/results/latest.json; a .md beside it too)
@@ -40,6 +41,7 @@ function parseOptions(argv) {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       durable: { type: 'boolean', default: false },
+      rtt: { type: 'string', default: '2' },
       'admin-url': { type: 'string' },
       peers: { type: 'string' },
       out: { type: 'string', default: path.join(here, 'results', 'latest.json') },
@@ -58,6 +60,7 @@ function parseOptions(argv) {
     ...values,
     scale: number('scale', values.scale, false),
     rounds: number('rounds', values.rounds, true),
+    rtt: number('rtt', values.rtt, false),
     warmup: values.warmup === '0' ? 0 : number('warmup', values.warmup, true),
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
   };
@@ -152,6 +155,7 @@ async function main() {
     const psqlPath = commandOutput('sh', ['-c', 'command -v psql']) ?? 'psql';
     const ctx = {
       scale: options.scale,
+      rttMs: options.rtt,
       repo: root,
       work,
       server,

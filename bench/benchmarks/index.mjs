@@ -24,7 +24,7 @@
  *     },
  *   }
  *
- * `ctx` (see run.mjs): { scale, repo (the checkout), work (a temp dir), server (createDatabase,
+ * `ctx` (see run.mjs): { scale, rttMs (--rtt), repo (the checkout), work (a temp dir), server (createDatabase,
  * dropDatabase, urlFor, query, queryIn, adminUrl, version), peers (dbmate, nodePgMigrate), strata
  * ({ root, bin, version }: a copy of bin/, dist/ and migrations/ taken at start, so a rebuild during
  * the run changes nothing; import built modules from `${ctx.strata.root}/dist/…`), psql ({ path,
@@ -38,6 +38,8 @@
  */
 export const registry = [
   { name: 'apply', load: () => import('./apply.mjs') },
+  { name: 'apply-net', load: () => import('./apply-net.mjs') },
+  //     the same, each tool talking to PostgreSQL through a link with a round trip of --rtt ms (default 2).
   { name: 'status', load: () => import('./status.mjs') },
   { name: 'rollback', load: () => import('./rollback.mjs') },
   { name: 'backup', load: () => import('./backup.mjs') },

@@ -187,7 +187,7 @@ describe('what a destructive statement reaches beyond the tables it names', () =
   it('DROP OWNED BY drops what the role owns; what others own that depends on it only with CASCADE', () => withTestDatabase(async (db) => {
     const sql = db.sql as unknown as Sql;
     // Roles belong to the cluster: a name of this database's own, dropped at the end.
-    const [{ role }] = await db.sql<{ role: string }[]>`SELECT 'owner_' || current_database() AS role`;
+    const role = (await db.sql<{ role: string }[]>`SELECT 'owner_' || current_database() AS role`)[0]!.role;
     await db.sql.unsafe(`
       CREATE ROLE "${role}";
       CREATE TABLE owned_rows (id int); INSERT INTO owned_rows VALUES (1); ALTER TABLE owned_rows OWNER TO "${role}";
