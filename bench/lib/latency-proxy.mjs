@@ -19,22 +19,26 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-/** Forwards `from` to `to`, each chunk `delayMs` after it arrived, in order. */
+/** Forwards `from` to `to`, each chunk (and the end) `delayMs` after it arrived, in order. */
 function delayedPipe(from, to, delayMs) {
   const queue = [];
   let timer;
   const flush = () => {
     timer = undefined;
     const now = performance.now();
-    while (queue.length > 0 && queue[0].at <= now) to.write(queue.shift().chunk);
+    while (queue.length > 0 && queue[0].at <= now) {
+      const { chunk } = queue.shift();
+      if (chunk === null) to.end();
+      else to.write(chunk);
+    }
     if (queue.length > 0) timer = setTimeout(flush, Math.max(1, queue[0].at - now));
   };
-  from.on('data', (chunk) => {
+  const enqueue = (chunk) => {
     queue.push({ at: performance.now() + delayMs, chunk });
     if (timer === undefined) timer = setTimeout(flush, delayMs);
-  });
-  // The end travels with the same delay, after the data before it.
-  from.on('end', () => setTimeout(() => to.end(), delayMs + 1));
+  };
+  from.on('data', enqueue);
+  from.on('end', () => enqueue(null));
 }
 
 function serve(upstream, delayMs) {
