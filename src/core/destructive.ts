@@ -85,10 +85,12 @@ async function losslessTypeChanges(sql: Sql, actions: DestructiveAction[]): Prom
   }));
 }
 
-interface CatalogRow { ref: number; schema: string | null; name: string | null; has_rows: boolean | null; surely_empty?: boolean | null; oid?: number | null }
+interface CatalogRow {
+  ref: number; schema: string | null; name: string | null; has_rows: boolean | null; surely_empty?: boolean | null; oid?: number | null; foreign?: boolean | null;
+}
 
-/** A table looked up: as AffectedTable, plus its oid when it exists. */
-type FoundTable = Omit<AffectedTable, 'mayHoldRowsLater'> & { oid?: number };
+/** A table looked up: as AffectedTable, plus its oid when it exists, and whether it is a foreign table. */
+type FoundTable = Omit<AffectedTable, 'mayHoldRowsLater'> & { oid?: number; foreign?: boolean };
 
 /** Looks tables up through the session's search_path, and whether they hold rows: two round trips at most. */
 async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<FoundTable[]> {
@@ -99,11 +101,14 @@ async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Found
   const names = refs.map((ref) => quoteLiteral(ref.schema ? quoteQualified(ref.schema, ref.name) : quoteIdent(ref.name)));
   // A table whose rows row-level security may hide from this role counts as holding rows: an
   // EXISTS could see none of them (the backup's COPY then runs with row_security off, and fails
-  // loudly rather than back up a filtered table, backup/copy-settings.ts).
+  // loudly rather than back up a filtered table, backup/copy-settings.ts). So does a foreign table:
+  // its rows live on another server, which is not queried to find out (a TRUNCATE or DELETE of it
+  // destroys them there, and its backup stops the run: a foreign table cannot be locked or copied).
   const found = await sql.unsafe<CatalogRow[]>(`SELECT (r.i - 1)::int AS ref, n.nspname::text AS schema, c.relname::text AS name,
-      CASE WHEN c.relrowsecurity AND (c.relforcerowsecurity OR c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+      CASE WHEN c.relkind = 'f' THEN true
+           WHEN c.relrowsecurity AND (c.relforcerowsecurity OR c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
             AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN true END AS has_rows, c.oid::int8 AS oid,
-      c.relkind = 'r' AND pg_relation_size(c.oid) = 0 AS surely_empty
+      c.relkind = 'r' AND pg_relation_size(c.oid) = 0 AS surely_empty, c.relkind = 'f' AS foreign
     FROM unnest(ARRAY[${names.join(', ')}]::text[]) WITH ORDINALITY AS r(name, i)
     JOIN pg_class c ON c.oid = to_regclass(r.name) JOIN pg_namespace n ON n.oid = c.relnamespace`);
   const byRef = new Map(found.filter((r) => r.schema && r.name).map((r) => [r.ref, r]));
@@ -115,7 +120,7 @@ async function lookUp(sql: Sql, refs: TableRef[], schema: string): Promise<Found
   return refs.map((ref, i) => {
     const hit = byRef.get(i);
     return hit
-      ? { schema: hit.schema!, name: hit.name!, exists: true, hasRows: hasRows.get(i) ?? false, oid: Number(hit.oid) }
+      ? { schema: hit.schema!, name: hit.name!, exists: true, hasRows: hasRows.get(i) ?? false, oid: Number(hit.oid), ...(hit.foreign ? { foreign: true } : {}) }
       : { schema: ref.schema ?? schema, name: ref.name, exists: false, hasRows: false };
   });
 }
@@ -153,6 +158,11 @@ async function referencesOf(sql: Sql, actions: DestructiveAction[], lossless: Se
 // Statements that recurse into inheritance children unless ONLY is written (DROP TABLE: with CASCADE).
 const RECURSING: ReadonlySet<DestructiveAction['kind']> = new Set(['truncate', 'delete_without_where', 'drop_column', 'alter_column_type']);
 
+/** The columns (attributes) an action drops or retypes, each with its subcommand's CASCADE. */
+function droppedOf(action: DestructiveAction): { name: string; cascade: boolean }[] {
+  return (action.columns ?? []).map((column) => ({ name: column.column, cascade: column.cascade === true }));
+}
+
 /** How far each named table's destruction reaches (core/reach.ts), and the objects a DROP … CASCADE names. */
 function reachRequests(actions: DestructiveAction[], refs: TableRef[][], found: FoundTable[][]): { starts: ReachStart[]; objects: ReachObject[] } {
   const starts: ReachStart[] = [];
@@ -167,16 +177,18 @@ function reachRequests(actions: DestructiveAction[], refs: TableRef[][], found: 
         children: !only && (RECURSING.has(action.kind) || (action.kind === 'drop_table' && action.cascade === true)),
         ...(foreignKeys ? { foreignKeys } : {}),
         dependents: action.kind === 'drop_table' && action.cascade === true,
-        fields: action.kind === 'drop_column',
+        ...(action.kind === 'drop_column' ? { droppedColumns: droppedOf(action) } : {}),
       });
     });
-    if (action.kind === 'drop_schema' && action.cascade) for (const name of action.schemas ?? []) objects.push({ action: i, type: 'SCHEMA', name, cascade: true });
+    if (action.kind === 'drop_schema' && action.cascade) {
+      for (const name of action.schemas ?? []) objects.push({ action: i, type: 'SCHEMA', address: { name }, cascade: true });
+    }
     if (action.kind === 'drop_cascade') {
-      for (const name of action.objects ?? []) objects.push({ action: i, type: action.objectType ?? '', name, cascade: action.cascade === true });
+      for (const address of action.addresses ?? []) objects.push({ action: i, type: action.objectType ?? '', address, cascade: action.cascade === true });
     }
     if (action.kind === 'drop_attribute' || action.kind === 'alter_attribute_type') {
       const change = action.kind === 'drop_attribute' ? 'drop' : 'retype';
-      for (const name of action.objects ?? []) objects.push({ action: i, type: 'ATTRIBUTE', name, change, cascade: action.cascade === true });
+      for (const address of action.addresses ?? []) objects.push({ action: i, type: 'ATTRIBUTE', address, change, attributes: droppedOf(action) });
     }
   });
   return { starts, objects };
@@ -195,8 +207,15 @@ export async function resolveAffectedAll(sql: Sql, actions: DestructiveAction[],
   const extraRefs: TableRef[][] = actions.map(() => []);
   for (const table of reached) extraRefs[table.action]?.push({ schema: table.schema, name: table.name });
   const extra = reached.length === 0 ? extraRefs.map(() => []) : split(await lookUp(sql, extraRefs.flat(), schema), extraRefs);
-  return named.map((tables, i) => dedupe([...tables, ...(extra[i] ?? [])]).map(({ oid: _oid, ...table }) => table));
+  return named.map((tables, i) => {
+    // Dropping or retyping a column of a foreign table changes its definition here, not the rows on
+    // its server: nothing of it to back up (its children and the tables holding its row type are).
+    const own = LOCAL_DEFINITION_KINDS.has(actions[i]!.kind) ? tables.filter((t) => !t.foreign) : tables;
+    return dedupe([...own, ...(extra[i] ?? [])]).map(({ oid: _oid, foreign: _foreign, ...table }) => table);
+  });
 }
+
+const LOCAL_DEFINITION_KINDS: ReadonlySet<DestructiveAction['kind']> = new Set(['drop_column', 'alter_column_type']);
 
 /** `flat` cut back into lists as long as those of `lists`. */
 function split<T>(flat: T[], lists: unknown[][]): T[][] {

@@ -22,6 +22,7 @@
  * already, and partitions whose partitioned ancestor is in the result.
  */
 import type { Sql } from '../db/connect.js';
+import type { ObjectAddress } from '../sql/destructive.js';
 
 /** A table an action names, found in the catalog, and how far its destruction reaches. */
 export interface ReachStart {
@@ -34,28 +35,33 @@ export interface ReachStart {
   foreignKeys?: 'all' | 'delete';
   /** Whatever depends on it is dropped too (DROP TABLE … CASCADE). */
   dependents: boolean;
-  /** It loses a column (DROP COLUMN): so does every stored value of its row type. */
-  fields?: boolean;
+  /**
+   * DROP COLUMN: these columns go (from its children too, unless ONLY), and with them a field of
+   * every stored value of its row type; with CASCADE, whatever depends on the column.
+   */
+  droppedColumns?: { name: string; cascade: boolean }[];
 }
 
-/** An object a `DROP … CASCADE` names, as written: its dependents are reached. */
+/** An object a statement drops or alters, as the catalog looks it up (sql/destructive.ts ObjectAddress). */
 export interface ReachObject {
   action: number;
   /**
-   * With type 'ATTRIBUTE' (`ALTER TYPE name … ATTRIBUTE …`): an attribute of the composite type is
-   * dropped (every stored value of the type loses it; with `cascade`, the typed tables lose the
-   * column) or retyped (with `cascade`, the typed tables' column is retyped).
+   * The DROP's object type as SQL writes it ('TYPE', 'FUNCTION', 'TEXT SEARCH CONFIGURATION', …,
+   * 'OWNED' for a role of DROP OWNED BY): every type a DROP … CASCADE may lose rows through
+   * (sql/destructive.ts, CASCADE_SAFE lists the others); or 'ATTRIBUTE', a composite type whose
+   * attributes `ALTER TYPE` drops or retypes.
    */
-  change?: 'drop' | 'retype';
+  type: string;
+  address: ObjectAddress;
   /** The statement says CASCADE: normal dependents go too (without it, they would make it fail). */
   cascade?: boolean;
   /**
-   * The DROP's object type as SQL writes it ('TYPE', 'FUNCTION', 'TEXT SEARCH CONFIGURATION', …, and
-   * 'OWNED' for a role of DROP OWNED BY): every type a DROP … CASCADE may lose rows through
-   * (sql/destructive.ts, CASCADE_SAFE lists the others).
+   * ATTRIBUTE: the attributes are dropped (every stored value of the type loses them; with CASCADE,
+   * the typed tables lose the column and what depends on the attribute goes) or retyped (with
+   * CASCADE, the typed tables' column is retyped).
    */
-  type: string;
-  name: string;
+  change?: 'drop' | 'retype';
+  attributes?: { name: string; cascade: boolean }[];
 }
 
 /** A table reached by an action. */
@@ -67,82 +73,93 @@ export interface ReachedTable {
 
 /** The tables the actions reach beyond the ones they name (see the top of this file). */
 export async function tablesReached(sql: Sql, starts: ReachStart[], objects: ReachObject[]): Promise<ReachedTable[]> {
-  const reaching = starts.some((s) => s.children || s.foreignKeys || s.dependents || s.fields) || objects.length > 0;
+  const reaching = starts.some((s) => s.children || s.foreignKeys || s.dependents || s.droppedColumns?.length) || objects.length > 0;
   if (!reaching) return [];
-  const startRows = starts.map((s) => ({ i: s.action, relid: s.oid, children: s.children, fk: s.foreignKeys ?? null, depend: s.dependents, fields: s.fields === true }));
-  const objectRows = objects.map((o) => ({ i: o.action, type: o.type, name: o.name, change: o.change ?? null, cascade: o.cascade === true }));
+  const startRows = starts.map((s) => ({
+    i: s.action, relid: s.oid, children: s.children, fk: s.foreignKeys ?? null, depend: s.dependents, dropped: s.droppedColumns ?? [],
+  }));
+  const objectRows = objects.map((o) => ({
+    i: o.action, type: o.type, cascade: o.cascade === true, change: o.change ?? null, attributes: o.attributes ?? [],
+    schema: o.address.schema ?? null, name: o.address.name, args: o.address.args ?? null, typ: o.address.type ?? null,
+    method: o.address.method ?? null, language: o.address.language ?? null,
+  }));
   return sql.unsafe<ReachedTable[]>(REACH_SQL, [JSON.stringify(startRows), JSON.stringify(objectRows)]);
 }
 
 const REACH_SQL = `
 WITH RECURSIVE
 start AS (
-  SELECT s.i, s.relid, s.children, s.fk, s.depend, s.fields
-  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean, fields boolean)
+  SELECT s.i, s.relid, s.children, s.fk, s.depend, s.dropped
+  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean, dropped jsonb)
 ),
 named AS (
-  SELECT o.i, o.type, o.name, o.change, o.cascade
-  FROM jsonb_to_recordset($2::text::jsonb) AS o(i int, type text, name text, change text, cascade boolean)
+  SELECT o.i, o.type, o.cascade, o.change, o.attributes, o.schema, o.name, o.args, o.typ, o.method, o.language,
+    -- The name as SQL text with every part quoted, for the to_reg*() lookups (a keyword such as
+    -- "position" must not reach their parser bare), and the schema when the name is qualified.
+    CASE WHEN o.schema IS NULL THEN '' ELSE quote_ident(o.schema) || '.' END || quote_ident(o.name) AS qname,
+    to_regnamespace(quote_ident(o.schema))::oid AS nsp
+  FROM jsonb_to_recordset($2::text::jsonb) AS o(i int, type text, cascade boolean, change text, attributes jsonb,
+    schema text, name text, args text[], typ text, method text, language text)
 ),
--- ALTER TYPE … DROP / ALTER ATTRIBUTE: the composite type, and its typed tables where CASCADE reaches them.
-altered AS (
-  SELECT n.i, n.change, t.typrelid FROM named n JOIN pg_type t ON t.oid = to_regtype(n.name) AND t.typtype = 'c' WHERE n.type = 'ATTRIBUTE'
-),
-typed(i, relid, change) AS (
-  SELECT n.i, c.oid, n.change FROM named n JOIN pg_class c ON c.reloftype = to_regtype(n.name) WHERE n.type = 'ATTRIBUTE' AND n.cascade
-),
+-- Each object as PostgreSQL finds it: a qualified name in its schema, an unqualified one through the
+-- search path (a migration that changes it is judged again at its statement, core/execute.ts).
 objects AS (
-  SELECT n.i, 'pg_type'::regclass::oid AS classid, to_regtype(n.name)::oid AS objid FROM named n WHERE n.type IN ('TYPE', 'DOMAIN')
+  SELECT n.i, 'pg_type'::regclass::oid AS classid, to_regtype(n.typ)::oid AS objid FROM named n WHERE n.type IN ('TYPE', 'DOMAIN')
   UNION ALL
-  SELECT n.i, 'pg_proc'::regclass::oid, p.oid FROM named n JOIN pg_proc p
-    ON p.oid = CASE WHEN strpos(n.name, '(') > 0 THEN to_regprocedure(n.name)::oid END
-    OR (strpos(n.name, '(') = 0 AND (p.oid = to_regproc(n.name)::oid OR p.oid::regproc::text = n.name))
-  WHERE n.type IN ('FUNCTION', 'PROCEDURE', 'ROUTINE', 'AGGREGATE')
+  -- A routine with its argument types is that one; without them, every one of that name it may mean.
+  SELECT n.i, 'pg_proc'::regclass::oid, to_regprocedure(n.qname || '(' || array_to_string(n.args, ',') || ')')::oid
+  FROM named n WHERE n.type IN ('FUNCTION', 'PROCEDURE', 'ROUTINE', 'AGGREGATE') AND n.args IS NOT NULL
   UNION ALL
-  SELECT n.i, 'pg_extension'::regclass::oid, e.oid FROM named n JOIN pg_extension e ON n.name IN (e.extname, quote_ident(e.extname)) WHERE n.type = 'EXTENSION'
+  SELECT n.i, 'pg_proc'::regclass::oid, p.oid FROM named n
+  JOIN pg_proc p ON p.proname = n.name AND CASE WHEN n.schema IS NULL THEN pg_function_is_visible(p.oid) ELSE p.pronamespace = n.nsp END
+  WHERE n.type IN ('FUNCTION', 'PROCEDURE', 'ROUTINE', 'AGGREGATE') AND n.args IS NULL
   UNION ALL
-  SELECT n.i, 'pg_collation'::regclass::oid, c.oid FROM named n JOIN pg_collation c
-    ON n.name IN (c.collname, quote_ident(c.collname), c.collnamespace::regnamespace::text || '.' || quote_ident(c.collname)) WHERE n.type = 'COLLATION'
-  UNION ALL
-  SELECT n.i, 'pg_am'::regclass::oid, a.oid FROM named n JOIN pg_am a ON n.name IN (a.amname, quote_ident(a.amname)) WHERE n.type = 'ACCESS METHOD'
-  UNION ALL
-  SELECT n.i, 'pg_namespace'::regclass::oid, s.oid FROM named n JOIN pg_namespace s ON n.name IN (s.nspname, quote_ident(s.nspname)) WHERE n.type = 'SCHEMA'
+  -- An operator's name is its symbol, never quoted.
+  SELECT n.i, 'pg_operator'::regclass::oid,
+    to_regoperator(CASE WHEN n.schema IS NULL THEN '' ELSE quote_ident(n.schema) || '.' END || n.name || '(' || array_to_string(n.args, ',') || ')')::oid
+  FROM named n WHERE n.type = 'OPERATOR' AND n.args IS NOT NULL
   UNION ALL
   -- A relation's row type may be the type of a column elsewhere.
-  SELECT n.i, 'pg_class'::regclass::oid, to_regclass(n.name)::oid FROM named n WHERE n.type IN ('VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE')
+  SELECT n.i, 'pg_class'::regclass::oid, to_regclass(n.qname)::oid FROM named n WHERE n.type IN ('VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE')
   UNION ALL
-  SELECT n.i, 'pg_operator'::regclass::oid, to_regoperator(n.name)::oid FROM named n WHERE n.type = 'OPERATOR'
+  SELECT n.i, 'pg_extension'::regclass::oid, e.oid FROM named n JOIN pg_extension e ON e.extname = n.name WHERE n.type = 'EXTENSION'
   UNION ALL
-  SELECT n.i, 'pg_language'::regclass::oid, l.oid FROM named n JOIN pg_language l ON n.name IN (l.lanname, quote_ident(l.lanname)) WHERE n.type = 'LANGUAGE'
+  SELECT n.i, 'pg_namespace'::regclass::oid, s.oid FROM named n JOIN pg_namespace s ON s.nspname = n.name WHERE n.type = 'SCHEMA'
+  UNION ALL
+  SELECT n.i, 'pg_am'::regclass::oid, a.oid FROM named n JOIN pg_am a ON a.amname = n.name WHERE n.type = 'ACCESS METHOD'
+  UNION ALL
+  SELECT n.i, 'pg_language'::regclass::oid, l.oid FROM named n JOIN pg_language l ON l.lanname = n.name WHERE n.type = 'LANGUAGE'
+  UNION ALL
+  SELECT n.i, 'pg_foreign_data_wrapper'::regclass::oid, w.oid FROM named n
+  JOIN pg_foreign_data_wrapper w ON w.fdwname = n.name WHERE n.type = 'FOREIGN DATA WRAPPER'
+  UNION ALL
+  SELECT n.i, 'pg_foreign_server'::regclass::oid, s.oid FROM named n JOIN pg_foreign_server s ON s.srvname = n.name WHERE n.type = 'SERVER'
   UNION ALL
   SELECT n.i, 'pg_transform'::regclass::oid, t.oid FROM named n
-    CROSS JOIN LATERAL regexp_match(n.name, '^FOR (.+) LANGUAGE (.+)$') AS m(part)
-    JOIN pg_transform t ON t.trftype = to_regtype(m.part[1])
-    JOIN pg_language l ON l.oid = t.trflang AND m.part[2] IN (l.lanname, quote_ident(l.lanname)) WHERE n.type = 'TRANSFORM'
+  JOIN pg_transform t ON t.trftype = to_regtype(n.typ)
+  JOIN pg_language l ON l.oid = t.trflang AND l.lanname = n.language
+  WHERE n.type = 'TRANSFORM'
   UNION ALL
+  -- Schema objects without a to_reg*() function: by name, in the schema given or the one the search path shows.
   SELECT n.i, o.classid, o.oid FROM named n JOIN (
-    SELECT 'pg_ts_config'::regclass::oid, oid, cfgnamespace, cfgname, 'TEXT SEARCH CONFIGURATION' FROM pg_ts_config
-    UNION ALL SELECT 'pg_ts_dict'::regclass::oid, oid, dictnamespace, dictname, 'TEXT SEARCH DICTIONARY' FROM pg_ts_dict
-    UNION ALL SELECT 'pg_ts_parser'::regclass::oid, oid, prsnamespace, prsname, 'TEXT SEARCH PARSER' FROM pg_ts_parser
-    UNION ALL SELECT 'pg_ts_template'::regclass::oid, oid, tmplnamespace, tmplname, 'TEXT SEARCH TEMPLATE' FROM pg_ts_template
-  ) AS o(classid, oid, nsp, name, type)
-    ON o.type = n.type AND n.name IN (o.name, quote_ident(o.name), o.nsp::regnamespace::text || '.' || quote_ident(o.name))
-  UNION ALL
-  -- DROP OPERATOR CLASS / FAMILY name USING method.
-  SELECT n.i, o.classid, o.oid FROM named n
-    CROSS JOIN LATERAL regexp_match(n.name, '^(.+) USING (.+)$') AS m(part)
-    JOIN (
-      SELECT 'pg_opclass'::regclass::oid, oid, opcnamespace, opcname, opcmethod, 'OPERATOR CLASS' FROM pg_opclass
-      UNION ALL SELECT 'pg_opfamily'::regclass::oid, oid, opfnamespace, opfname, opfmethod, 'OPERATOR FAMILY' FROM pg_opfamily
-    ) AS o(classid, oid, nsp, name, method, type)
-    ON o.type = n.type AND m.part[1] IN (o.name, quote_ident(o.name), o.nsp::regnamespace::text || '.' || quote_ident(o.name))
-    JOIN pg_am a ON a.oid = o.method AND m.part[2] IN (a.amname, quote_ident(a.amname))
-  UNION ALL
-  SELECT n.i, 'pg_foreign_data_wrapper'::regclass::oid, w.oid FROM named n JOIN pg_foreign_data_wrapper w
-    ON n.name IN (w.fdwname, quote_ident(w.fdwname)) WHERE n.type = 'FOREIGN DATA WRAPPER'
-  UNION ALL
-  SELECT n.i, 'pg_foreign_server'::regclass::oid, s.oid FROM named n JOIN pg_foreign_server s
-    ON n.name IN (s.srvname, quote_ident(s.srvname)) WHERE n.type = 'SERVER'
+    SELECT 'pg_collation'::regclass::oid, oid, collnamespace, collname, NULL::oid, 'COLLATION' FROM pg_collation
+    UNION ALL SELECT 'pg_ts_config'::regclass::oid, oid, cfgnamespace, cfgname, NULL::oid, 'TEXT SEARCH CONFIGURATION' FROM pg_ts_config
+    UNION ALL SELECT 'pg_ts_dict'::regclass::oid, oid, dictnamespace, dictname, NULL::oid, 'TEXT SEARCH DICTIONARY' FROM pg_ts_dict
+    UNION ALL SELECT 'pg_ts_parser'::regclass::oid, oid, prsnamespace, prsname, NULL::oid, 'TEXT SEARCH PARSER' FROM pg_ts_parser
+    UNION ALL SELECT 'pg_ts_template'::regclass::oid, oid, tmplnamespace, tmplname, NULL::oid, 'TEXT SEARCH TEMPLATE' FROM pg_ts_template
+    UNION ALL SELECT 'pg_opclass'::regclass::oid, oid, opcnamespace, opcname, opcmethod, 'OPERATOR CLASS' FROM pg_opclass
+    UNION ALL SELECT 'pg_opfamily'::regclass::oid, oid, opfnamespace, opfname, opfmethod, 'OPERATOR FAMILY' FROM pg_opfamily
+  ) AS o(classid, oid, nsp, name, method, type)
+    ON o.type = n.type AND o.name = n.name
+    AND (n.method IS NULL OR o.method = (SELECT a.oid FROM pg_am a WHERE a.amname = n.method))
+    AND CASE WHEN n.schema IS NOT NULL THEN o.nsp = n.nsp ELSE CASE o.type
+      WHEN 'COLLATION' THEN pg_collation_is_visible(o.oid)
+      WHEN 'TEXT SEARCH CONFIGURATION' THEN pg_ts_config_is_visible(o.oid)
+      WHEN 'TEXT SEARCH DICTIONARY' THEN pg_ts_dict_is_visible(o.oid)
+      WHEN 'TEXT SEARCH PARSER' THEN pg_ts_parser_is_visible(o.oid)
+      WHEN 'TEXT SEARCH TEMPLATE' THEN pg_ts_template_is_visible(o.oid)
+      WHEN 'OPERATOR CLASS' THEN pg_opclass_is_visible(o.oid)
+      ELSE pg_opfamily_is_visible(o.oid) END END
   UNION ALL
   -- DROP OWNED BY: everything the role owns in this database.
   SELECT n.i, d.classid, d.objid FROM named n
@@ -151,6 +168,16 @@ objects AS (
   JOIN pg_shdepend d ON d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid AND d.deptype = 'o'
                     AND d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   WHERE n.type = 'OWNED'
+),
+-- ALTER TYPE … DROP / ALTER ATTRIBUTE: the composite type, its typed tables and their inheritance children.
+altered AS (
+  SELECT n.i, n.change, n.attributes, t.oid AS typid, t.typrelid
+  FROM named n JOIN pg_type t ON t.oid = to_regtype(n.typ) AND t.typtype = 'c' WHERE n.type = 'ATTRIBUTE'
+),
+typed(i, relid, change, attributes) AS (
+  SELECT a.i, c.oid, a.change, a.attributes FROM altered a JOIN pg_class c ON c.reloftype = a.typid
+  UNION
+  SELECT t.i, h.inhrelid, t.change, t.attributes FROM typed t JOIN pg_inherits h ON h.inhparent = t.relid
 ),
 kids(i, relid) AS (
   SELECT i, relid FROM start WHERE children
@@ -167,8 +194,8 @@ fks(i, relid, fk) AS (
   SELECT f.i, c.conrelid, f.fk FROM fks f
   JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = f.relid AND (f.fk = 'all' OR c.confdeltype IN ('c', 'n', 'd'))
 ),
--- What is dropped. Without CASCADE (DROP EXTENSION, DROP OWNED) only what goes whatever the
--- behaviour: an extension's members, automatic and internal parts; a normal dependent would make
+-- What is dropped: objects, and columns (objsubid > 0). Without CASCADE only what goes whatever the
+-- behaviour (an extension's members, automatic and internal parts): a normal dependent would make
 -- the statement fail instead.
 deps(i, classid, objid, objsubid, cascade) AS (
   SELECT * FROM (
@@ -177,15 +204,32 @@ deps(i, classid, objid, objsubid, cascade) AS (
     SELECT o.i, o.classid, o.objid, 0, n.cascade FROM objects o
     JOIN (SELECT DISTINCT i, cascade FROM named) AS n ON n.i = o.i
     WHERE o.objid IS NOT NULL
+    UNION
+    -- DROP COLUMN: the column, of the table and of its children unless ONLY.
+    SELECT s.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.cascade
+    FROM start s CROSS JOIN LATERAL jsonb_to_recordset(s.dropped) AS c(name text, cascade boolean)
+    JOIN (SELECT i, relid FROM start UNION SELECT i, relid FROM kids) AS r ON r.i = s.i
+    JOIN pg_attribute a ON a.attrelid = r.relid AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+    UNION
+    -- ALTER TYPE … DROP ATTRIBUTE: the attribute; with CASCADE, the typed tables' column.
+    SELECT al.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.cascade
+    FROM altered al CROSS JOIN LATERAL jsonb_to_recordset(al.attributes) AS c(name text, cascade boolean)
+    JOIN pg_attribute a ON a.attrelid = al.typrelid AND a.attname = c.name AND NOT a.attisdropped
+    WHERE al.change = 'drop'
+    UNION
+    SELECT t.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, true
+    FROM typed t CROSS JOIN LATERAL jsonb_to_recordset(t.attributes) AS c(name text, cascade boolean)
+    JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE t.change = 'drop' AND c.cascade
   ) AS base
   UNION
   SELECT d0.i, e.classid, e.objid, e.objsubid, d0.cascade FROM deps d0
   CROSS JOIN LATERAL (
-    -- What depends on it is dropped with it …
+    -- What depends on it is dropped with it (DEPENDS ON EXTENSION, 'x', like an automatic dependency) …
     SELECT d.classid, d.objid, d.objsubid FROM pg_depend d
     WHERE d.refclassid = d0.classid AND d.refobjid = d0.objid
       AND (d0.objsubid = 0 OR d.refobjsubid = d0.objsubid)
-      AND (d.deptype IN ('a', 'i', 'e') OR (d0.cascade AND d.deptype = 'n'))
+      AND (d.deptype IN ('a', 'i', 'e', 'x') OR (d0.cascade AND d.deptype = 'n'))
     UNION ALL
     -- … and so is the owner of an internal part of it: a stored generated column whose expression
     -- (its pg_attrdef) is dropped goes with it, as dependency.c does.
@@ -193,38 +237,33 @@ deps(i, classid, objid, objsubid, cascade) AS (
     WHERE d.classid = d0.classid AND d.objid = d0.objid AND d.objsubid = d0.objsubid AND d.deptype = 'i'
   ) AS e
 ),
--- Relations that lose a column or attribute, and with it a field of every stored value of their row
--- type (PostgreSQL drops it without a word, unlike a type change, which it refuses then).
+-- Relations that lose a column or attribute: so does every value of their row type stored elsewhere
+-- (PostgreSQL drops the field without a word, where it refuses a type change).
 shrunk(i, relid) AS (
-  SELECT i, relid FROM start WHERE fields
-  UNION SELECT k.i, k.relid FROM kids k JOIN start s ON s.i = k.i AND s.fields
-  UNION SELECT i, typrelid FROM altered WHERE change = 'drop'
-  UNION SELECT i, relid FROM typed WHERE change = 'drop'
-  UNION SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
+  SELECT DISTINCT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
 ),
--- The types whose values hold such a row: the row type, and arrays, domains, ranges and composite
--- types (row types of tables included) of it, at any depth.
+-- The types whose values hold such a row, at any depth, through pg_depend (its reference index, not a
+-- scan of the catalogs): arrays, domains, ranges and multiranges of a type depend on it, and so does
+-- a column of it in a composite type or a table, whose row type then holds it.
 holding(i, typid) AS (
   SELECT s.i, c.reltype FROM shrunk s JOIN pg_class c ON c.oid = s.relid AND c.reltype <> 0
   UNION
   SELECT h.i, x.typid FROM holding h
   CROSS JOIN LATERAL (
-    SELECT t.typarray FROM pg_type t WHERE t.oid = h.typid AND t.typarray <> 0
-    UNION ALL SELECT d.oid FROM pg_type d WHERE d.typbasetype = h.typid
-    UNION ALL SELECT c.reltype FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid AND c.reltype <> 0
-      WHERE a.atttypid = h.typid AND a.attnum > 0 AND NOT a.attisdropped
-    UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = h.typid
-    -- Multiranges (PostgreSQL 14+; read through jsonb so that older catalogs parse the query too).
-    UNION ALL SELECT (to_jsonb(r) ->> 'rngmultitypid')::oid FROM pg_range r WHERE r.rngtypid = h.typid
+    SELECT d.objid FROM pg_depend d
+    WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = h.typid AND d.classid = 'pg_type'::regclass
+    UNION ALL
+    SELECT c.reltype FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND c.reltype <> 0
+    WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = h.typid AND d.classid = 'pg_class'::regclass AND d.objsubid > 0
   ) AS x(typid)
-  WHERE x.typid IS NOT NULL
 ),
 reached(i, relid) AS (
   SELECT i, relid FROM kids
   UNION SELECT i, relid FROM fks
   UNION SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass
-  UNION SELECT i, relid FROM typed
-  UNION SELECT h.i, a.attrelid FROM holding h JOIN pg_attribute a ON a.atttypid = h.typid AND a.attnum > 0 AND NOT a.attisdropped
+  UNION SELECT i, relid FROM typed WHERE change = 'retype'
+  UNION SELECT h.i, d.objid FROM holding h JOIN pg_depend d
+    ON d.refclassid = 'pg_type'::regclass AND d.refobjid = h.typid AND d.classid = 'pg_class'::regclass AND d.objsubid > 0
 )
 SELECT r.i AS action, n.nspname::text AS schema, c.relname::text AS name
 FROM reached r

@@ -5,11 +5,12 @@
  * function or procedure bodies (plpgsql is a string to the SQL parser), dynamic SQL (EXECUTE
  * format(...)), functions called by a SELECT or CALL that drop or delete, triggers and rules that
  * fire on a statement. What a statement reaches beyond the tables it names — inheritance children,
- * foreign keys, what CASCADE drops — the runner resolves from the catalog (core/reach.ts). UPDATE
- * without WHERE and MERGE ... THEN DELETE are not reported; DROP VIEW / MATERIALIZED VIEW / INDEX /
- * SEQUENCE lose no rows.
+ * foreign keys, what CASCADE drops, the stored values of a row type that loses a field — the runner
+ * resolves from the catalog (core/reach.ts). UPDATE without WHERE and MERGE ... THEN DELETE are not
+ * reported; a DROP … CASCADE of what nothing with rows can depend on (CASCADE_SAFE) is not either.
  */
-import type { DeleteStmt, Node, NodePayload, RangeVar } from './parser.js';
+import type { DeleteStmt, Node, NodePayload, RangeVar, TypeName } from './parser.js';
+import { quoteIdent } from '../db/quote.js';
 import { codeTokens } from './lexer.js';
 import { nodeAs, nodeKind, parseSql } from './parser.js';
 import { displayQualified, displayType, stringsOf } from './names.js';
@@ -32,6 +33,26 @@ export type DestructiveKind =
   /** `ALTER TYPE t ALTER ATTRIBUTE a TYPE x CASCADE`: t's typed tables have that column retyped. */
   | 'alter_attribute_type';
 
+/**
+ * An object a DROP names, as PostgreSQL looks it up: the parts of its name as written (unquoted; no
+ * `schema` when unqualified, found through the search path), and what else tells it apart. Types
+ * are SQL text that quotes every name (`"pg_catalog"."int4"[]`), safe for to_regtype() whatever the
+ * names are (keywords such as `position` included).
+ */
+export interface ObjectAddress {
+  schema?: string;
+  /** The name; an operator's symbol; a role (or CURRENT_USER, CURRENT_ROLE, SESSION_USER) for DROP OWNED. */
+  name: string;
+  /** Functions and operators: the argument types (`NONE` for an operator's missing side); absent when not written. */
+  args?: string[];
+  /** Types, domains, ALTER TYPE, transforms: the type. */
+  type?: string;
+  /** Operator classes and families: the access method. */
+  method?: string;
+  /** Transforms: the language. */
+  language?: string;
+}
+
 /** A table as written: `schema` only when the SQL qualified it. */
 export interface TableRef {
   schema?: string;
@@ -44,6 +65,8 @@ export interface TableRef {
 export interface ColumnChange {
   table: TableRef;
   column: string;
+  /** drop_column / drop_attribute: this subcommand says CASCADE (what depends on the column goes too). */
+  cascade?: boolean;
   /** alter_column_type: the new type, normalised (`timestamptz`, `varchar(20)[]`, `app.mood`). */
   newType?: string;
   /** alter_column_type: true when a USING expression converts the values. */
@@ -56,7 +79,7 @@ export interface DestructiveAction {
   /** 1-based line of the statement in its file. */
   line: number;
   kind: DestructiveKind;
-  /** Tables whose rows are at risk (empty for drop_schema/drop_cascade: resolve from the catalog). */
+  /** Tables whose rows are at risk (empty for drop_schema, drop_cascade and the ALTER TYPE kinds: resolved from the catalog). */
   tables: TableRef[];
   /** drop_schema: the schemas dropped. */
   schemas?: string[];
@@ -64,8 +87,10 @@ export interface DestructiveAction {
   columns?: ColumnChange[];
   /** drop_cascade: what is dropped, e.g. `TYPE`, `FUNCTION`, `OWNED` (DROP OWNED BY roles). */
   objectType?: string;
-  /** drop_cascade: the objects as written (`app.mood`, `f(int4, text)`, role names). */
+  /** drop_cascade and the ALTER TYPE kinds: the objects as written (`app.mood`, `f(int4, text)`, role names), for output. */
   objects?: string[];
+  /** The same objects, as the catalog looks them up (core/reach.ts). */
+  addresses?: ObjectAddress[];
   /** True when the statement says CASCADE (TRUNCATE ... CASCADE empties referencing tables too). */
   cascade?: boolean;
   /**
@@ -235,8 +260,9 @@ function fromDrop(node: Node): Found[] {
   if (!(cascade || removeType === 'OBJECT_EXTENSION') || CASCADE_SAFE.has(removeType)) return [];
   const objectType = OBJECT_WORDS[removeType] ?? removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
   const names = objects.map((object) => displayObject(object, removeType));
+  const addresses = objects.map((object) => addressOf(object, removeType));
   const summary = `DROP ${objectType} ${names.join(', ')}${suffix}`;
-  return [{ kind: 'drop_cascade', tables: [], objectType, objects: names, cascade, summary }];
+  return [{ kind: 'drop_cascade', tables: [], objectType, objects: names, addresses, cascade, summary }];
 }
 
 function fromDropOwned(node: Node): Found[] {
@@ -251,7 +277,8 @@ function fromDropOwned(node: Node): Found[] {
   });
   const cascade = stmt.behavior === 'DROP_CASCADE';
   const summary = `DROP OWNED BY ${roles.map((r) => r.shown).join(', ')}${cascade ? ' CASCADE' : ''}`;
-  return [{ kind: 'drop_cascade', tables: [], objectType: 'OWNED', objects: roles.map((r) => r.name), cascade, summary }];
+  const addresses = roles.map((r) => ({ name: r.name }));
+  return [{ kind: 'drop_cascade', tables: [], objectType: 'OWNED', objects: roles.map((r) => r.name), addresses, cascade, summary }];
 }
 
 function fromAlterTable(node: Node): Found[] {
@@ -263,10 +290,11 @@ function fromAlterTable(node: Node): Found[] {
     return alter === undefined ? [] : [alter];
   });
   if (stmt.objtype === 'OBJECT_TYPE') return fromAlterType(table, cmds);
-  if (stmt.objtype !== 'OBJECT_TABLE') return [];
+  // ALTER FOREIGN TABLE: its own rows are elsewhere, but its children and the values of its row type are here.
+  if (stmt.objtype !== 'OBJECT_TABLE' && stmt.objtype !== 'OBJECT_FOREIGN_TABLE') return [];
   const dropped: ColumnChange[] = cmds
     .filter((cmd) => cmd.subtype === 'AT_DropColumn')
-    .map((cmd) => ({ table, column: cmd.name ?? '' }));
+    .map((cmd) => ({ table, column: cmd.name ?? '', cascade: cmd.behavior === 'DROP_CASCADE' }));
   const retyped: ColumnChange[] = cmds
     .filter((cmd) => cmd.subtype === 'AT_AlterColumnType')
     .map((cmd) => {
@@ -275,9 +303,9 @@ function fromAlterTable(node: Node): Found[] {
       return { table, column: cmd.name ?? '', newType, using: def?.raw_default !== undefined };
     });
   const found: Found[] = [];
-  const prefix = `ALTER TABLE ${displayTable(table)}`;
+  const prefix = `ALTER ${stmt.objtype === 'OBJECT_FOREIGN_TABLE' ? 'FOREIGN TABLE' : 'TABLE'} ${displayTable(table)}`;
   if (dropped.length > 0) {
-    const list = dropped.map((c) => `DROP COLUMN ${displayQualified([c.column])}`).join(', ');
+    const list = dropped.map((c) => `DROP COLUMN ${displayQualified([c.column])}${c.cascade ? ' CASCADE' : ''}`).join(', ');
     found.push({ kind: 'drop_column', tables: [table], columns: dropped, summary: `${prefix} ${list}` });
   }
   if (retyped.length > 0) {
@@ -290,26 +318,27 @@ function fromAlterTable(node: Node): Found[] {
 /**
  * `ALTER TYPE t DROP ATTRIBUTE a`: PostgreSQL removes the field from every stored value of t — in
  * columns of t, of arrays and domains of it, of composite types holding it — without a word; with
- * CASCADE, t's typed tables (`CREATE TABLE x OF t`) lose the column. `ALTER ATTRIBUTE … TYPE …
- * CASCADE` retypes the typed tables' column (a column of t itself makes it fail). core/reach.ts
- * finds those tables.
+ * CASCADE, t's typed tables (`CREATE TABLE x OF t`, and their inheritance children) lose the column,
+ * and what depends on the attribute goes. `ALTER ATTRIBUTE … TYPE … CASCADE` retypes the typed
+ * tables' column (a column of t itself makes it fail). Each subcommand has its own behaviour.
+ * core/reach.ts finds those tables.
  */
 function fromAlterType(type: TableRef, cmds: NodePayload<'AlterTableCmd'>[]): Found[] {
   const name = displayTable(type);
-  const cascade = cmds.some((cmd) => cmd.behavior === 'DROP_CASCADE');
-  const suffix = cascade ? ' CASCADE' : '';
+  const address: ObjectAddress = { name: type.name, type: sqlQualified(type.schema === undefined ? [type.name] : [type.schema, type.name]) };
   const found: Found[] = [];
-  const dropped = cmds.filter((cmd) => cmd.subtype === 'AT_DropColumn').map((cmd) => cmd.name ?? '');
+  const dropped = cmds.filter((cmd) => cmd.subtype === 'AT_DropColumn')
+    .map((cmd) => ({ table: type, column: cmd.name ?? '', cascade: cmd.behavior === 'DROP_CASCADE' }));
   if (dropped.length > 0) {
-    const columns = dropped.map((column) => ({ table: type, column }));
-    const summary = `ALTER TYPE ${name} ${dropped.map((a) => `DROP ATTRIBUTE ${displayQualified([a])}`).join(', ')}${suffix}`;
-    found.push({ kind: 'drop_attribute', tables: [], objectType: 'TYPE', objects: [name], columns, cascade, summary });
+    const list = dropped.map((c) => `DROP ATTRIBUTE ${displayQualified([c.column])}${c.cascade ? ' CASCADE' : ''}`).join(', ');
+    const cascade = dropped.some((c) => c.cascade);
+    found.push({ kind: 'drop_attribute', tables: [], objectType: 'TYPE', objects: [name], addresses: [address], columns: dropped, cascade, summary: `ALTER TYPE ${name} ${list}` });
   }
-  const retyped = cmds.filter((cmd) => cmd.subtype === 'AT_AlterColumnType' && cmd.behavior === 'DROP_CASCADE').map((cmd) => cmd.name ?? '');
+  const retyped = cmds.filter((cmd) => cmd.subtype === 'AT_AlterColumnType' && cmd.behavior === 'DROP_CASCADE')
+    .map((cmd) => ({ table: type, column: cmd.name ?? '', cascade: true }));
   if (retyped.length > 0) {
-    const columns = retyped.map((column) => ({ table: type, column }));
-    const summary = `ALTER TYPE ${name} ${retyped.map((a) => `ALTER ATTRIBUTE ${displayQualified([a])} TYPE …`).join(', ')} CASCADE`;
-    found.push({ kind: 'alter_attribute_type', tables: [], objectType: 'TYPE', objects: [name], columns, cascade: true, summary });
+    const list = retyped.map((c) => `ALTER ATTRIBUTE ${displayQualified([c.column])} TYPE … CASCADE`).join(', ');
+    found.push({ kind: 'alter_attribute_type', tables: [], objectType: 'TYPE', objects: [name], addresses: [address], columns: retyped, cascade: true, summary: `ALTER TYPE ${name} ${list}` });
   }
   return found;
 }
@@ -428,4 +457,55 @@ function displayObject(object: Node, removeType: string): string {
   }
   const name = nodeAs(object, 'String')?.sval;
   return name === undefined ? nodeKind(object) : displayQualified([name]);
+}
+
+/** The object as the catalog looks it up (ObjectAddress); see displayObject for the forms. */
+function addressOf(object: Node, removeType: string): ObjectAddress {
+  const type = nodeAs(object, 'TypeName');
+  if (type !== undefined) return { name: stringsOf(type.names).at(-1) ?? '', ...withType(type) };
+  const func = nodeAs(object, 'ObjectWithArgs');
+  if (func !== undefined) {
+    const address = qualifiedAddress(stringsOf(func.objname));
+    const args = (func.objargs ?? []).map((arg) => {
+      const argType = nodeAs(arg, 'TypeName');
+      return argType === undefined ? 'NONE' : sqlType(argType);
+    });
+    // `%TYPE` arguments cannot be looked up as text: the name alone then (every overload of it).
+    return func.args_unspecified || args.includes(undefined) ? address : { ...address, args: args as string[] };
+  }
+  const list = nodeAs(object, 'List');
+  if (list !== undefined) {
+    const items = list.items ?? [];
+    const types = items.flatMap((item) => nodeAs(item, 'TypeName') ?? []);
+    if (removeType === 'OBJECT_TRANSFORM' && types[0] !== undefined) {
+      return { name: '', ...withType(types[0]), language: stringsOf(items)[0] ?? '' };
+    }
+    if (removeType === 'OBJECT_OPCLASS' || removeType === 'OBJECT_OPFAMILY') {
+      const [method = '', ...name] = stringsOf(items);
+      return { ...qualifiedAddress(name), method };
+    }
+    return qualifiedAddress(stringsOf(items));
+  }
+  return { name: nodeAs(object, 'String')?.sval ?? '' };
+}
+
+function qualifiedAddress(parts: string[]): ObjectAddress {
+  const name = parts.at(-1) ?? '';
+  return parts.length >= 2 ? { schema: parts.at(-2) as string, name } : { name };
+}
+
+function withType(type: TypeName): { type?: string } {
+  const text = sqlType(type);
+  return text === undefined ? {} : { type: text };
+}
+
+/** A type as SQL text for the catalog's to_regtype(): every name quoted, array bounds kept, typmods dropped (they do not name a type); undefined for `%TYPE`. */
+function sqlType(type: TypeName): string | undefined {
+  if (type.pct_type) return undefined;
+  const arrays = (type.arrayBounds ?? []).map(() => '[]').join('');
+  return `${sqlQualified(stringsOf(type.names))}${arrays}`;
+}
+
+function sqlQualified(parts: string[]): string {
+  return parts.map(quoteIdent).join('.');
 }

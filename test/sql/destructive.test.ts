@@ -52,10 +52,10 @@ describe('findDestructive: ALTER TABLE', () => {
         kind: 'drop_column',
         tables: [{ schema: 'app', name: 'users', only: true }],
         columns: [
-          { table: { schema: 'app', name: 'users', only: true }, column: 'nickname' },
-          { table: { schema: 'app', name: 'users', only: true }, column: 'Legacy' },
+          { table: { schema: 'app', name: 'users', only: true }, column: 'nickname', cascade: false },
+          { table: { schema: 'app', name: 'users', only: true }, column: 'Legacy', cascade: true },
         ],
-        summary: 'ALTER TABLE app.users DROP COLUMN nickname, DROP COLUMN "Legacy"',
+        summary: 'ALTER TABLE app.users DROP COLUMN nickname, DROP COLUMN "Legacy" CASCADE',
       },
     ]);
   });
