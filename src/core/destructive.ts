@@ -178,6 +178,7 @@ function reachRequests(actions: DestructiveAction[], refs: TableRef[][], found: 
         ...(foreignKeys ? { foreignKeys } : {}),
         dependents: action.kind === 'drop_table' && action.cascade === true,
         ...(action.kind === 'drop_column' ? { droppedColumns: droppedOf(action) } : {}),
+        ...(action.kind === 'truncate' || action.kind === 'delete_without_where' ? { rows: true } : {}),
       });
     });
     if (action.kind === 'drop_schema' && action.cascade) {

@@ -23,7 +23,7 @@
  * SAVEPOINT (so a lock-timeout retry can roll back just that step); the runner rolls it all back.
  */
 import type { Database } from '../db/connect.js';
-import { quoteLiteral, quoteQualified } from '../db/quote.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { MigrationFailed, StrataError } from '../errors.js';
 import type { DestructiveAction } from '../sql/destructive.js';
 import type { SqlStatement } from '../sql/statements.js';
@@ -83,11 +83,18 @@ export interface DestructiveGuard {
 /**
  * Destructive steps whose tables all existed and were empty when the run was assessed. They are
  * sent like plain steps, with each destructive statement preceded by a lock on its tables and a
- * server-side check that they are still empty (a division by zero if not); if the check fails, the
- * step is rolled back and run again the guarded way, with its backup. Keys: statement index →
- * the tables that statement destroys.
+ * server-side check that they are still empty and that the names the statement writes without a
+ * schema still find them (a division by zero if not: a `SET search_path` earlier in the run may
+ * point a name at another table); if the check fails, the step is rolled back and run again the
+ * guarded way, which judges the statement as it is then, with its backup. Keys: statement index.
  */
-export type EmptyAtAssessment = Map<PreparedStep, Map<number, { schema: string; name: string }[]>>;
+export type EmptyAtAssessment = Map<PreparedStep, Map<number, EmptyStatement>>;
+
+/** A destructive statement's tables, empty when the run was assessed, and the unqualified names it writes. */
+export interface EmptyStatement {
+  tables: { schema: string; name: string }[];
+  unqualified: string[];
+}
 
 /** Timeouts, retries and mode of a run. */
 export interface ExecutionSettings {
@@ -265,7 +272,7 @@ export class StepExecutor {
     }
     report.notices.unshift(...flight.notices);
     this.noteHistory(step);
-    const emptied = [...(this.emptyAtAssessment.get(step)?.values() ?? [])].flat();
+    const emptied = [...(this.emptyAtAssessment.get(step)?.values() ?? [])].flatMap((entry) => entry.tables);
     if (emptied.length > 0) this.guard?.noteEmpty?.(step, emptied);
   }
 
@@ -294,14 +301,17 @@ export class StepExecutor {
     }
     const empty = this.emptyAtAssessment.get(step);
     for (const statement of step.statements) {
-      const tables = empty?.get(statement.index);
-      if (tables && tables.length > 0) {
+      const check = empty?.get(statement.index);
+      if (check && check.tables.length > 0) {
         // Locked first, as the guard would, so no row can arrive between the check and the statement.
-        const names = tables.map((t) => quoteQualified(t.schema, t.name));
+        const names = check.tables.map((t) => quoteQualified(t.schema, t.name));
         // (A failed LOCK falls back too: a table dropped since the assessment is the guarded path's business.)
         this.send(flight.queue, `LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`, { stillEmpty: true });
-        const anyRows = names.map((n) => `EXISTS (SELECT 1 FROM ${n})`).join(' OR ');
-        this.send(flight.queue, `SELECT 1 / (CASE WHEN ${anyRows} THEN 0 ELSE 1 END) AS still_empty`, { stillEmpty: true });
+        const anyRows = names.map((n) => `EXISTS (SELECT 1 FROM ${n})`);
+        // A name that finds no table now makes the statement itself fail: not this check's business.
+        const planned = names.map((n) => `${quoteLiteral(n)}::regclass`).join(', ');
+        const elsewhere = check.unqualified.map((name) => `NOT coalesce(to_regclass(${quoteLiteral(quoteIdent(name))}) IN (${planned}), true)`);
+        this.send(flight.queue, `SELECT 1 / (CASE WHEN ${[...anyRows, ...elsewhere].join(' OR ')} THEN 0 ELSE 1 END) AS still_empty`, { stillEmpty: true });
       }
       const entry: StatementReport = { sql: statement.sql, rowCount: null, line: statement.startLine };
       flight.statements.push(entry);

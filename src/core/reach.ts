@@ -15,8 +15,14 @@
  *   column of a dropped type or of a view's row type, a stored generated column whose function,
  *   operator or text search configuration is dropped, a field of a composite type a column uses,
  *   a partitioned table whose key uses a dropped operator class) — following pg_depend as
- *   PostgreSQL's dependency.c does: normal, automatic, internal and extension dependents, and the
- *   owner of an internal part that is dropped.
+ *   PostgreSQL's dependency.c does: normal dependents with CASCADE; automatic, internal, extension
+ *   and DEPENDS ON EXTENSION dependents always; and the owner of an internal part that is dropped.
+ *   `DROP COLUMN … CASCADE` and `ALTER TYPE … DROP ATTRIBUTE … CASCADE` the same from the column.
+ * - Row types: a table that loses a column (a composite type an attribute) loses it from every
+ *   value of its row type stored elsewhere, at any depth (arrays, domains, ranges, composites);
+ *   typed tables and their children lose the column with CASCADE.
+ * - Names: as PostgreSQL finds them (a qualified name in its schema, an unqualified one through the
+ *   search path), from their parts as written (sql/destructive.ts ObjectAddress).
  *
  * One query for all the actions of a run. The result leaves out the tables each action names
  * already, and partitions whose partitioned ancestor is in the result.
@@ -40,6 +46,8 @@ export interface ReachStart {
    * every stored value of its row type; with CASCADE, whatever depends on the column.
    */
   droppedColumns?: { name: string; cascade: boolean }[];
+  /** It loses rows (TRUNCATE, DELETE): so do its foreign children, on their servers. */
+  rows?: boolean;
 }
 
 /** An object a statement drops or alters, as the catalog looks it up (sql/destructive.ts ObjectAddress). */
@@ -77,6 +85,7 @@ export async function tablesReached(sql: Sql, starts: ReachStart[], objects: Rea
   if (!reaching) return [];
   const startRows = starts.map((s) => ({
     i: s.action, relid: s.oid, children: s.children, fk: s.foreignKeys ?? null, depend: s.dependents, dropped: s.droppedColumns ?? [],
+    rows: s.rows === true,
   }));
   const objectRows = objects.map((o) => ({
     i: o.action, type: o.type, cascade: o.cascade === true, change: o.change ?? null, attributes: o.attributes ?? [],
@@ -89,8 +98,8 @@ export async function tablesReached(sql: Sql, starts: ReachStart[], objects: Rea
 const REACH_SQL = `
 WITH RECURSIVE
 start AS (
-  SELECT s.i, s.relid, s.children, s.fk, s.depend, s.dropped
-  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean, dropped jsonb)
+  SELECT s.i, s.relid, s.children, s.fk, s.depend, s.dropped, s.rows
+  FROM jsonb_to_recordset($1::text::jsonb) AS s(i int, relid oid, children boolean, fk text, depend boolean, dropped jsonb, rows boolean)
 ),
 named AS (
   SELECT o.i, o.type, o.cascade, o.change, o.attributes, o.schema, o.name, o.args, o.typ, o.method, o.language,
@@ -120,7 +129,9 @@ objects AS (
   FROM named n WHERE n.type = 'OPERATOR' AND n.args IS NOT NULL
   UNION ALL
   -- A relation's row type may be the type of a column elsewhere.
-  SELECT n.i, 'pg_class'::regclass::oid, to_regclass(n.qname)::oid FROM named n WHERE n.type IN ('VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE')
+  -- (An index or a sequence too: a regclass constant in a generated column, a view on a sequence.)
+  SELECT n.i, 'pg_class'::regclass::oid, to_regclass(n.qname)::oid FROM named n
+  WHERE n.type IN ('VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'INDEX', 'SEQUENCE')
   UNION ALL
   SELECT n.i, 'pg_extension'::regclass::oid, e.oid FROM named n JOIN pg_extension e ON e.extname = n.name WHERE n.type = 'EXTENSION'
   UNION ALL
@@ -140,7 +151,7 @@ objects AS (
   JOIN pg_language l ON l.oid = t.trflang AND l.lanname = n.language
   WHERE n.type = 'TRANSFORM'
   UNION ALL
-  -- Schema objects without a to_reg*() function: by name, in the schema given or the one the search path shows.
+  -- Other schema objects: by name, in the schema given or the one the search path shows.
   SELECT n.i, o.classid, o.oid FROM named n JOIN (
     SELECT 'pg_collation'::regclass::oid, oid, collnamespace, collname, NULL::oid, 'COLLATION' FROM pg_collation
     UNION ALL SELECT 'pg_ts_config'::regclass::oid, oid, cfgnamespace, cfgname, NULL::oid, 'TEXT SEARCH CONFIGURATION' FROM pg_ts_config
@@ -240,7 +251,12 @@ deps(i, classid, objid, objsubid, cascade) AS (
 -- Relations that lose a column or attribute: so does every value of their row type stored elsewhere
 -- (PostgreSQL drops the field without a word, where it refuses a type change).
 shrunk(i, relid) AS (
-  SELECT DISTINCT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
+  SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
+  -- A DROP COLUMN or DROP ATTRIBUTE whether its column is there now or not: an earlier step of the
+  -- run may add it, or rename another to its name.
+  UNION SELECT s.i, r.relid FROM start s JOIN (SELECT i, relid FROM start UNION SELECT i, relid FROM kids) AS r ON r.i = s.i
+    WHERE jsonb_array_length(s.dropped) > 0
+  UNION SELECT i, typrelid FROM altered WHERE change = 'drop'
 ),
 -- The types whose values hold such a row, at any depth, through pg_depend (its reference index, not a
 -- scan of the catalogs): arrays, domains, ranges and multiranges of a type depend on it, and so does
@@ -269,7 +285,10 @@ SELECT r.i AS action, n.nspname::text AS schema, c.relname::text AS name
 FROM reached r
 JOIN pg_class c ON c.oid = r.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+WHERE (c.relkind IN ('r', 'p')
+    -- A foreign child of a table a TRUNCATE or DELETE empties: its rows on the other server go too.
+    OR (c.relkind = 'f' AND EXISTS (SELECT 1 FROM start s WHERE s.i = r.i AND s.rows)))
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND NOT EXISTS (SELECT 1 FROM start s WHERE s.i = r.i AND s.relid = r.relid)
   AND NOT (c.relispartition AND EXISTS (
     SELECT 1 FROM pg_partition_ancestors(c.oid) AS a

@@ -8,7 +8,7 @@ import type * as UmzugModule from 'umzug';
 import type { Database } from '../db/connect.js';
 import { Refused, StrataError } from '../errors.js';
 import { assessDestructive, tableLabel, tablesAtRisk, type DestructiveFinding } from './destructive.js';
-import { StepExecutor, type DestructiveGuard, type EmptyAtAssessment, type StepReport } from './execute.js';
+import { StepExecutor, type DestructiveGuard, type EmptyAtAssessment, type EmptyStatement, type StepReport } from './execute.js';
 import { HistoryStore } from './history.js';
 import { withRunLock } from './lock.js';
 import { migrationStatus, selectDown, selectUp } from './plan.js';
@@ -221,7 +221,9 @@ async function runLocked(db: Database, history: HistoryStore, migrations: Resolv
 }
 
 /** Action kinds whose tables at risk are exactly the tables they name (no catalog resolution at run time). */
-const NAMED_TABLE_KINDS = new Set(['drop_table', 'drop_column', 'alter_column_type', 'truncate', 'delete_without_where', 'declared']);
+// Not DROP COLUMN: the values of its table's row type stored elsewhere, and what depends on the
+// column, may be made by earlier steps of the run, where no check of its own table would see them.
+const NAMED_TABLE_KINDS = new Set(['drop_table', 'alter_column_type', 'truncate', 'delete_without_where', 'declared']);
 
 /**
  * SQL steps whose destructive statements only touch tables that existed and were empty when the
@@ -245,11 +247,12 @@ function emptyDestruction(steps: PreparedStep[], findings: DestructiveFinding[])
     const eligible = own.every((f) => NAMED_TABLE_KINDS.has(f.action.kind) && !(f.action.kind === 'truncate' && f.action.cascade)
       && f.action.statementIndex >= 0 && f.tables.length > 0 && f.tables.every((t) => t.exists && !t.hasRows && !t.mayHoldRowsLater));
     if (!eligible) continue;
-    const perStatement = new Map<number, { schema: string; name: string }[]>();
+    const perStatement = new Map<number, EmptyStatement>();
     for (const f of own) {
-      const list = perStatement.get(f.action.statementIndex) ?? [];
-      for (const t of f.tables) if (!list.some((u) => u.schema === t.schema && u.name === t.name)) list.push({ schema: t.schema, name: t.name });
-      perStatement.set(f.action.statementIndex, list);
+      const entry = perStatement.get(f.action.statementIndex) ?? { tables: [], unqualified: [] };
+      for (const t of f.tables) if (!entry.tables.some((u) => u.schema === t.schema && u.name === t.name)) entry.tables.push({ schema: t.schema, name: t.name });
+      for (const ref of f.action.tables) if (ref.schema === undefined && !entry.unqualified.includes(ref.name)) entry.unqualified.push(ref.name);
+      perStatement.set(f.action.statementIndex, entry);
     }
     result.set(step, perStatement);
   }

@@ -144,16 +144,18 @@ function timeZoneSet(node: Node): string | null | undefined {
 type Found = Omit<DestructiveAction, 'statementIndex' | 'line'>;
 type Finder = (node: Node) => Found[];
 
-// Dropping these with CASCADE reaches only objects that hold no rows (foreign keys, column defaults,
-// nothing at all: an expression that casts records a dependency on the cast's function, not on the
-// cast, and nothing records one on a conversion). Every other CASCADE may drop columns or whole tables and is resolved in the
+// Dropping these with CASCADE reaches only objects that hold no rows (nothing at all: an expression
+// that casts records a dependency on the cast's function, not on the cast, and nothing records one
+// on a conversion). Every other CASCADE may drop columns or whole tables and is resolved in the
 // catalog (core/reach.ts): a column of a dropped type, domain or collation; a stored generated
 // column whose function, operator or text search configuration goes (`to_tsvector('cfg', …)`
 // depends on the configuration); a column of a view's, materialized view's or foreign table's row
 // type; a partitioned table whose partition key uses a dropped operator class; a range type's
-// subtype operator class; the functions of a dropped language, and what depends on them.
+// subtype operator class; the functions of a dropped language, and what depends on them; even an
+// index or a sequence (a generated column holding `'s'::regclass::oid`, a view on a sequence whose
+// row type a column uses).
 const CASCADE_SAFE = new Set([
-  'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY', 'OBJECT_STATISTIC_EXT',
+  'OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY', 'OBJECT_STATISTIC_EXT',
   'OBJECT_PUBLICATION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_CAST', 'OBJECT_CONVERSION',
 ]);
 
@@ -422,9 +424,9 @@ function displayTable(table: TableRef): string {
 }
 
 /**
- * An object of a DROP as SQL would write it: `app.mood`, `f(int4, text)`, `===(int4, NONE)`,
- * `(text AS int4)`, `app.ops USING btree`, `FOR hstore LANGUAGE plpython3u`. core/reach.ts finds
- * the object in the catalog from this text.
+ * An object of a DROP as SQL would write it, for output: `app.mood`, `f(int4, text)`,
+ * `===(int4, NONE)`, `(text AS int4)`, `app.ops USING btree`, `FOR hstore LANGUAGE plpython3u`.
+ * core/reach.ts finds the object from its address (addressOf), not from this text.
  */
 function displayObject(object: Node, removeType: string): string {
   const type = nodeAs(object, 'TypeName');

@@ -310,6 +310,39 @@ describe('a table the plan could not see holding rows', () => {
     expect(searchPath.stderr).toContain('hidden.x');
     expect((await db.sql`SELECT count(*)::int AS n FROM hidden.x`)[0]!.n).toBe(2);
   }));
+
+  it('an empty table of the same name on the search path the plan saw: the statement is judged again where its name leads (refused without --yes)', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-shadowed-');
+    const dir = writeMigrations({
+      '001_tables': { up: 'CREATE TABLE t (id int);\nCREATE SCHEMA other;\nCREATE TABLE other.t (id int);\nINSERT INTO other.t VALUES (1), (2);\n' },
+      '002_truncate': { up: 'SET LOCAL search_path = other, public;\nTRUNCATE t;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    expect((await cli('tables')).code).toBe(0);
+    const refused = await cli('up');
+    expect(refused.code, refused.stderr).toBe(6);
+    expect(refused.stderr).toContain('other.t');
+    expect((await db.sql`SELECT count(*)::int AS n FROM other.t`)[0]!.n).toBe(2);
+    const result = await cli('up', '--yes', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expectOneBackup(result, cwd, '002_truncate_up', [['other.t', 2]]);
+  }));
+
+  it('a column renamed earlier in the run, then dropped: the values of its row type stored elsewhere are seen in the plan', () => withTestDatabase(async (db) => {
+    const cwd = tempDir('strata-renamed-column-');
+    const dir = writeMigrations({
+      '001_tables': { up: "CREATE TABLE address (street text, zip text);\nCREATE TABLE customer (id int, ship_to address);\nINSERT INTO customer VALUES (1, ROW('Main St', '12345'));\n" },
+      '002_rename': { up: 'ALTER TABLE address RENAME COLUMN zip TO postcode;\n' },
+      '003_drop': { up: 'ALTER TABLE address DROP COLUMN postcode;\n' },
+    });
+    const cli = (...args: string[]) => runCli(['--migrations', dir, ...args], { cwd, env: { DATABASE_URL: db.url } });
+    expect((await cli('tables')).code).toBe(0);
+    const refused = await cli('up');
+    expect(refused.code, refused.stderr).toBe(6);
+    expect(refused.stderr).toContain('public.customer');
+    expect((await db.sql<{ s: string }[]>`SELECT ship_to::text AS s FROM customer`)[0]!.s).toBe('("Main St",12345)');
+    expect((await historyRows(db.sql)).map((r) => r.name)).toEqual(['001_tables']);
+  }));
 });
 
 describe('a module whose destroys() depends on what the run made before it', () => {

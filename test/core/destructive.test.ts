@@ -167,7 +167,7 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     expect(await affectedBy(sql, 'DROP TRANSFORM FOR int LANGUAGE lang CASCADE; DROP LANGUAGE lang CASCADE;'))
       .toEqual([['public.computed2'], ['public.computed', 'public.computed2']]);
     // What no row can depend on stays out of the assessment: indexes, casts, triggers, …
-    const safe = findDestructive(splitStatements('DROP INDEX i CASCADE; DROP CAST (text AS int) CASCADE; DROP CONVERSION c CASCADE;', 'test.sql'));
+    const safe = findDestructive(splitStatements('DROP TRIGGER t ON x CASCADE; DROP CAST (text AS int) CASCADE; DROP CONVERSION c CASCADE;', 'test.sql'));
     expect(safe).toEqual([]);
   }));
 
@@ -317,6 +317,32 @@ describe('what a destructive statement reaches beyond the tables it names', () =
     ]);
     // Rows it would destroy on its server count as rows (a backup then fails loudly: COPY cannot read it).
     expect(await affectedBy(sql, 'TRUNCATE ONLY ft;')).toEqual([['public.ft']]);
+  }));
+
+  it('even an index or a sequence: a regclass constant in a generated column, a view on a sequence whose row type is stored', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE SEQUENCE s; CREATE TABLE g1 (a int, g oid GENERATED ALWAYS AS ('s'::regclass::oid) STORED); INSERT INTO g1 (a) VALUES (1);
+      CREATE TABLE base (i int); CREATE INDEX base_i ON base (i);
+      CREATE TABLE g2 (a int, g oid GENERATED ALWAYS AS ('base_i'::regclass::oid) STORED); INSERT INTO g2 (a) VALUES (1);
+      CREATE SEQUENCE s2; CREATE VIEW v AS SELECT last_value FROM s2; CREATE TABLE holds_v (x v); INSERT INTO holds_v VALUES (ROW(1));
+      CREATE SEQUENCE lonely;
+    `);
+    expect(await affectedBy(sql, 'DROP SEQUENCE s CASCADE; DROP INDEX base_i CASCADE; DROP SEQUENCE s2 CASCADE; DROP SEQUENCE lonely CASCADE; DROP INDEX IF EXISTS missing CASCADE;')).toEqual([
+      ['public.g1'], ['public.g2'], ['public.holds_v'], [], [],
+    ]);
+  }));
+
+  it('a foreign child of a table a TRUNCATE or DELETE empties counts as holding rows (on its server)', () => withTestDatabase(async (db) => {
+    const sql = db.sql as unknown as Sql;
+    await db.sql.unsafe(`
+      CREATE EXTENSION file_fdw; CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+      CREATE TABLE lp (id int); INSERT INTO lp VALUES (1);
+      CREATE FOREIGN TABLE fchild () INHERITS (lp) SERVER files OPTIONS (filename '/dev/null');
+    `);
+    expect(await affectedBy(sql, 'DELETE FROM lp; TRUNCATE lp; TRUNCATE ONLY lp; ALTER TABLE lp DROP COLUMN id;')).toEqual([
+      ['public.lp', 'public.fchild'], ['public.lp', 'public.fchild'], ['public.lp'], ['public.lp'],
+    ]);
   }));
 
   it('exempts timestamp → timestamptz only when it keeps every value and rewrites nothing: default precision, no USING, a UTC session', () => withTestDatabase(async (db) => {
