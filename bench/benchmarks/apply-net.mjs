@@ -10,9 +10,9 @@
  * statement, the history row, COMMIT), strata sends migrations ahead (README, "How a run works").
  * Its target line is marked informational: the target of SPEC §10 is judged by `apply`.
  */
-import { noteFor, slug, trivialSuite } from '../lib/suite.mjs';
+import { trivialSuite } from '../lib/suite.mjs';
 import { startLatencyProxy } from '../lib/latency-proxy.mjs';
-import { summariseOverhead } from './apply.mjs';
+import { applySubjects, summariseOverhead } from './apply.mjs';
 
 export default {
   name: 'apply-net',
@@ -30,20 +30,7 @@ export default {
       u.port = String(proxy.port);
       return u.toString();
     };
-    const subjects = suite.tools.filter((t) => t.apply).map((tool) => {
-      const database = `bench_apply_net_${slug(tool.name)}`;
-      return {
-        name: tool.name,
-        note: noteFor(tool, 'apply'),
-        prepare: async () => throughProxy(await ctx.server.createDatabase(database)),
-        run: async (url) => {
-          const ms = await tool.apply(url);
-          await suite.expectTables(database, suite.count, `${tool.name} apply over the link`);
-          return ms;
-        },
-        cleanup: () => ctx.server.dropDatabase(database),
-      };
-    });
+    const subjects = applySubjects(ctx, suite, { prefix: 'bench_apply_net', connect: throughProxy, what: 'apply over the link' });
     const link = `${2 * delayMs} ms round trip (measured ${proxy.rttMs.toFixed(2)} ms)`;
     return { subjects, title: `apply ${suite.count} trivial migrations over a link with a ${link} (fresh database per run)`, suite, link };
   },

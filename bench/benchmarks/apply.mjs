@@ -41,27 +41,34 @@ export function summariseOverhead(results, suite, what, ctx) {
   return { columns: [`per migration over ${baseline}`], cells, figures: { migrations: suite.count, baseline, overheadMs: over }, targets };
 }
 
+/**
+ * One subject per tool that applies: a fresh database `<prefix>_<tool>` per run (its URL passed
+ * through `connect`, e.g. to go through a proxy), the apply timed, the tables checked afterwards.
+ */
+export function applySubjects(ctx, suite, { prefix = 'bench_apply', connect = (url) => url, what = 'apply' } = {}) {
+  return suite.tools.filter((t) => t.apply).map((tool) => {
+    const database = `${prefix}_${slug(tool.name)}`;
+    return {
+      name: tool.name,
+      note: noteFor(tool, 'apply'),
+      prepare: async () => connect(await ctx.server.createDatabase(database)),
+      run: async (url) => {
+        const ms = await tool.apply(url);
+        await suite.expectTables(database, suite.count, `${tool.name} ${what}`);
+        return ms;
+      },
+      cleanup: () => ctx.server.dropDatabase(database),
+    };
+  });
+}
+
 export default {
   name: 'apply',
   title: 'apply N trivial migrations to an empty database',
   defaults: { rounds: 5, warmup: 1 },
   async setup(ctx) {
     const suite = await trivialSuite(ctx);
-    const subjects = suite.tools.filter((t) => t.apply).map((tool) => {
-      const database = `bench_apply_${slug(tool.name)}`;
-      return {
-        name: tool.name,
-        note: noteFor(tool, 'apply'),
-        prepare: () => ctx.server.createDatabase(database),
-        run: async (url) => {
-          const ms = await tool.apply(url);
-          await suite.expectTables(database, suite.count, `${tool.name} apply`);
-          return ms;
-        },
-        cleanup: () => ctx.server.dropDatabase(database),
-      };
-    });
-    return { subjects, title: `apply ${suite.count} trivial migrations (fresh database per run)`, suite };
+    return { subjects: applySubjects(ctx, suite), title: `apply ${suite.count} trivial migrations (fresh database per run)`, suite };
   },
   summarise: (results, ctx, setup) => summariseOverhead(results, setup.suite, 'apply', ctx),
 };
