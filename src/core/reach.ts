@@ -195,6 +195,12 @@ kids(i, relid) AS (
   UNION
   SELECT k.i, h.inhrelid FROM kids k JOIN pg_inherits h ON h.inhparent = k.relid
 ),
+-- DROP COLUMN: the tables that lose the column, the named one and its children unless ONLY.
+losing(i, relid, dropped) AS (
+  SELECT s.i, r.relid, s.dropped FROM start s
+  JOIN (SELECT i, relid FROM start UNION SELECT i, relid FROM kids) AS r ON r.i = s.i
+  WHERE jsonb_array_length(s.dropped) > 0
+),
 fks(i, relid, fk) AS (
   SELECT * FROM (
     SELECT i, relid, fk FROM start WHERE fk IS NOT NULL
@@ -216,11 +222,10 @@ deps(i, classid, objid, objsubid, cascade) AS (
     JOIN (SELECT DISTINCT i, cascade FROM named) AS n ON n.i = o.i
     WHERE o.objid IS NOT NULL
     UNION
-    -- DROP COLUMN: the column, of the table and of its children unless ONLY.
-    SELECT s.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.cascade
-    FROM start s CROSS JOIN LATERAL jsonb_to_recordset(s.dropped) AS c(name text, cascade boolean)
-    JOIN (SELECT i, relid FROM start UNION SELECT i, relid FROM kids) AS r ON r.i = s.i
-    JOIN pg_attribute a ON a.attrelid = r.relid AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+    -- DROP COLUMN: the column, where it is now.
+    SELECT l.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.cascade
+    FROM losing l CROSS JOIN LATERAL jsonb_to_recordset(l.dropped) AS c(name text, cascade boolean)
+    JOIN pg_attribute a ON a.attrelid = l.relid AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
     UNION
     -- ALTER TYPE … DROP ATTRIBUTE: the attribute; with CASCADE, the typed tables' column.
     SELECT al.i, 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.cascade
@@ -254,8 +259,7 @@ shrunk(i, relid) AS (
   SELECT i, objid FROM deps WHERE classid = 'pg_class'::regclass AND objsubid > 0
   -- A DROP COLUMN or DROP ATTRIBUTE whether its column is there now or not: an earlier step of the
   -- run may add it, or rename another to its name.
-  UNION SELECT s.i, r.relid FROM start s JOIN (SELECT i, relid FROM start UNION SELECT i, relid FROM kids) AS r ON r.i = s.i
-    WHERE jsonb_array_length(s.dropped) > 0
+  UNION SELECT i, relid FROM losing
   UNION SELECT i, typrelid FROM altered WHERE change = 'drop'
 ),
 -- The types whose values hold such a row, at any depth, through pg_depend (its reference index, not a
